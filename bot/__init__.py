@@ -1,0 +1,1 @@
+"""Telegram edge of the Kota Serang Sister City assistant: the only package importing telegram."""

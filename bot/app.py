@@ -1,0 +1,84 @@
+"""build_application(): the one place where every handler is registered, in order.
+
+Order matters: within handler group 0 the first matching handler wins. So:
+1. groups and edited messages are dealt with before any feature sees them;
+2. commands and buttons of each feature;
+3. conversations (questionnaire, registration), which own free text while they are active;
+4. free text as a FAQ question;
+5. the catch-alls: unknown commands, other media, unknown buttons, anything else.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from telegram.ext import AIORateLimiter, Application, ApplicationBuilder, BaseUpdateProcessor
+from telegram.request import BaseRequest
+
+from bot.commands import CommandMenus
+from bot.config import Config
+from bot.errors import error_handler
+from bot.handlers import fallbacks, faq, start
+from bot.processing import PerChatUpdateProcessor
+from bot.services import Services
+
+log = logging.getLogger(__name__)
+
+AnyApplication = Application[Any, Any, Any, Any, Any, Any]
+
+
+def build_application(
+    config: Config,
+    *,
+    services: Services | None = None,
+    update_processor: BaseUpdateProcessor | None = None,
+    request: BaseRequest | None = None,
+    rate_limiter: bool = True,
+) -> AnyApplication:
+    """The real Application, for Telegram, the console chat and the tests alike."""
+    if not config.token:
+        raise ValueError("a bot token is needed to build the Telegram application")
+    builder = (
+        ApplicationBuilder()
+        .token(config.token)
+        .concurrent_updates(update_processor or PerChatUpdateProcessor())
+        .post_init(_post_init)
+        .post_shutdown(_post_shutdown)
+    )
+    if config.base_url and config.base_file_url:
+        builder = builder.base_url(config.base_url).base_file_url(config.base_file_url)
+    if request is not None:
+        builder = builder.request(request).get_updates_request(request)
+    if rate_limiter:
+        builder = builder.rate_limiter(AIORateLimiter(max_retries=2))
+    app = builder.build()
+    app.bot_data["config"] = config
+    app.bot_data["owns_services"] = services is None
+    if services is not None:
+        app.bot_data["services"] = services
+
+    fallbacks.register_first(app)
+    start.register(app)
+    faq.register(app)
+    faq.register_questions(app)
+    fallbacks.register(app)
+    app.add_error_handler(error_handler)
+    return app
+
+
+async def _post_init(app: AnyApplication) -> None:
+    config: Config = app.bot_data["config"]
+    services = app.bot_data.get("services")
+    if services is None:
+        services = app.bot_data["services"] = Services.create(config)
+    menus = app.bot_data["commands"] = CommandMenus(services.texts, config.staff)
+    if app.bot_data.get("set_commands", True):
+        await menus.apply_defaults(app.bot)
+    log.info("bot @%s ready", app.bot.username)
+
+
+async def _post_shutdown(app: AnyApplication) -> None:
+    services = app.bot_data.pop("services", None)
+    if services is not None and app.bot_data.pop("owns_services", True):
+        services.close()

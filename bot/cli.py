@@ -1,0 +1,134 @@
+"""Command line: ``python -m bot [run|chat|ask|check|...]`` (also installed as ``serang-bot``).
+
+Without a subcommand it runs the Telegram bot when TELEGRAM_BOT_TOKEN is set, and the console
+chat otherwise.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from bot.config import LANGUAGES, Config, ConfigError, load_config
+from bot.logging_setup import setup_logging
+
+log = logging.getLogger("bot")
+
+Command = Callable[[argparse.Namespace, Config], int]
+
+
+def cmd_run(args: argparse.Namespace, config: Config) -> int:
+    """The Telegram bot, long polling."""
+    if not config.token:
+        print("TELEGRAM_BOT_TOKEN is not set; `python -m bot chat` starts the console chat.")
+        return 2
+    from telegram import Update
+
+    from bot.app import build_application
+
+    app = build_application(config)
+    app.run_polling(allowed_updates=Update.ALL_TYPES, drop_pending_updates=False)
+    return 0
+
+
+def cmd_chat(args: argparse.Namespace, config: Config) -> int:
+    """The console chat with the same bot."""
+    from bot.console import run_console
+
+    if not args.verbose:  # the console is for the conversation; logs would drown it
+        logging.getLogger().setLevel(logging.WARNING)
+    asyncio.run(run_console(config))
+    return 0
+
+
+def cmd_ask(args: argparse.Namespace, config: Config) -> int:
+    """Answer questions exactly as the bot would, from the arguments or one per line of stdin."""
+    from bot.handlers.faq import compose_reply
+    from bot.i18n import Texts
+    from bot.telegram_html import to_plain
+    from faq.matcher import Matcher
+    from faq.model import load_knowledge_base
+
+    texts, kb = Texts.load(), load_knowledge_base()
+    matcher = Matcher(
+        kb,
+        threshold=config.faq.threshold,
+        margin=config.faq.margin,
+        max_suggestions=config.faq.max_suggestions,
+    )
+    lang = args.lang or config.default_language
+    questions = (
+        [" ".join(args.question)] if args.question else (line.rstrip("\n") for line in sys.stdin)
+    )
+    for question in questions:
+        reply = compose_reply(texts, kb, matcher, question, lang)
+        match = reply.match
+        text = to_plain(reply.text)
+        if args.json:
+            record = {
+                "question": question,
+                "answer": text,
+                "kind": match.kind if match else "input",
+                "entry": match.entry.id if match and match.entry else None,
+                "score": round(match.score, 1) if match else 0.0,
+                "suggestions": [e.id for e in match.suggestions] if match else [],
+            }
+            print(json.dumps(record, ensure_ascii=False), flush=True)
+        else:
+            print(f"? {question}\n{text}\n", flush=True)
+    return 0
+
+
+def cmd_check(args: argparse.Namespace, config: Config) -> int:
+    """Validate the config (already loaded) and every content file; exit 1 on any problem."""
+    from bot.validation import validate_all
+
+    problems = validate_all()
+    for problem in problems:
+        print(problem)
+    if problems:
+        print(f"{len(problems)} problem(s) found.", file=sys.stderr)
+        return 1
+    print(f"{config.path}: ok; all content files: ok")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m bot", description=__doc__)
+    parser.add_argument("--config", help="config file (default: $BOT_CONFIG or ./config.yaml)")
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    sub = parser.add_subparsers(dest="command")
+
+    sub.add_parser("run", help="the Telegram bot (long polling)").set_defaults(func=cmd_run)
+    sub.add_parser("chat", help="console chat with the same bot").set_defaults(func=cmd_chat)
+
+    ask = sub.add_parser("ask", help="answer questions as the bot would")
+    ask.add_argument("--lang", choices=LANGUAGES)
+    ask.add_argument("--json", action="store_true", help="one JSON object per question")
+    ask.add_argument("question", nargs="*", help="the question (default: one per line of stdin)")
+    ask.set_defaults(func=cmd_ask)
+
+    sub.add_parser("check", help="validate config and content files").set_defaults(func=cmd_check)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    setup_logging(logging.DEBUG if args.verbose else logging.INFO)
+    try:
+        config = load_config(Path(args.config) if args.config else None)
+    except ConfigError as exc:
+        print(exc, file=sys.stderr)
+        return 1
+    func: Command | None = getattr(args, "func", None)
+    if func is None:
+        func = cmd_run if config.token else cmd_chat
+    try:
+        return func(args, config)
+    except KeyboardInterrupt:
+        return 130

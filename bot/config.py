@@ -1,0 +1,239 @@
+"""Typed configuration, loaded once from ``config.yaml`` and the environment, failing fast.
+
+Every problem is reported as ``file: key: problem`` so an operator can fix it without reading
+code. Secrets (the bot token) come only from the environment.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import yaml
+
+LANGUAGES = ("id", "en")
+
+
+class ConfigError(Exception):
+    """The configuration cannot be used; the message names the file, the key and the problem."""
+
+    def __init__(self, problems: list[str]) -> None:
+        self.problems = problems
+        super().__init__("\n".join(problems))
+
+
+@dataclass(frozen=True)
+class StaffConfig:
+    admins: frozenset[int] = frozenset()
+    staff: frozenset[int] = frozenset()
+    group_chat_id: int | None = None
+
+    def is_staff(self, user_id: int | None) -> bool:
+        return user_id is not None and (user_id in self.staff or user_id in self.admins)
+
+    def is_admin(self, user_id: int | None) -> bool:
+        return user_id is not None and user_id in self.admins
+
+    @property
+    def everyone(self) -> frozenset[int]:
+        return self.admins | self.staff
+
+
+@dataclass(frozen=True)
+class FaqConfig:
+    threshold: float = 72.0
+    margin: float = 6.0
+    max_suggestions: int = 3
+
+
+@dataclass(frozen=True)
+class BroadcastConfig:
+    rate_per_second: float = 25.0
+    per_chat_interval_seconds: float = 1.0
+    max_retries: int = 3
+    progress_interval_seconds: float = 5.0
+
+
+@dataclass(frozen=True)
+class Config:
+    path: Path
+    token: str | None
+    api_url: str | None
+    data_dir: Path
+    default_language: str = "id"
+    timezone: str = "Asia/Jakarta"
+    staff: StaffConfig = field(default_factory=StaffConfig)
+    faq: FaqConfig = field(default_factory=FaqConfig)
+    reference_date: date | None = None
+    retention_days: int = 730
+    broadcast: BroadcastConfig = field(default_factory=BroadcastConfig)
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+    @property
+    def base_url(self) -> str | None:
+        """python-telegram-bot's ``base_url`` for a self-hosted Bot API server, if configured."""
+        return f"{self.api_url}/bot" if self.api_url else None
+
+    @property
+    def base_file_url(self) -> str | None:
+        return f"{self.api_url}/file/bot" if self.api_url else None
+
+
+class _Reader:
+    """Reads typed values out of the YAML mapping, collecting every problem instead of stopping."""
+
+    def __init__(self, path: Path, data: Mapping[str, Any]) -> None:
+        self.path = path
+        self.data = data
+        self.problems: list[str] = []
+
+    def problem(self, key: str, message: str) -> None:
+        self.problems.append(f"{self.path}: {key}: {message}")
+
+    def section(self, name: str) -> Mapping[str, Any]:
+        value = self.data.get(name, {})
+        if value is None:
+            return {}
+        if not isinstance(value, Mapping):
+            self.problem(name, "must be a mapping")
+            return {}
+        known = _KNOWN_KEYS[name]
+        for key in value:
+            if key not in known:
+                self.problem(f"{name}.{key}", f"unknown key (known: {', '.join(sorted(known))})")
+        return value
+
+    def number(self, section: Mapping[str, Any], key: str, default: float, lo: float, hi: float):
+        value = section.get(key.split(".")[-1], default)
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            self.problem(key, f"must be a number, got {value!r}")
+            return default
+        if not lo <= value <= hi:
+            self.problem(key, f"must be between {lo:g} and {hi:g}, got {value!r}")
+            return default
+        return value
+
+    def ids(self, section: Mapping[str, Any], key: str) -> frozenset[int]:
+        value = section.get(key.split(".")[-1]) or []
+        if not isinstance(value, list) or not all(
+            isinstance(v, int) and not isinstance(v, bool) for v in value
+        ):
+            self.problem(key, "must be a list of Telegram user ids (integers)")
+            return frozenset()
+        return frozenset(value)
+
+
+_KNOWN_KEYS = {
+    "bot": {"default_language", "data_dir", "timezone"},
+    "staff": {"admins", "staff", "group_chat_id"},
+    "faq": {"threshold", "margin", "max_suggestions"},
+    "screening": {"reference_date"},
+    "privacy": {"retention_days"},
+    "broadcast": {
+        "rate_per_second",
+        "per_chat_interval_seconds",
+        "max_retries",
+        "progress_interval_seconds",
+    },
+}
+
+
+def load_config(
+    path: Path | str | None = None, environ: Mapping[str, str] | None = None
+) -> Config:
+    """Load and validate the configuration; raise :class:`ConfigError` listing every problem."""
+    env = os.environ if environ is None else environ
+    cfg_path = Path(path or env.get("BOT_CONFIG") or "config.yaml")
+    try:
+        raw = yaml.safe_load(cfg_path.read_text(encoding="utf-8")) or {}
+    except FileNotFoundError:
+        raise ConfigError([f"{cfg_path}: file not found (set BOT_CONFIG)"]) from None
+    except yaml.YAMLError as exc:
+        raise ConfigError([f"{cfg_path}: not valid YAML: {exc}"]) from None
+    if not isinstance(raw, Mapping):
+        raise ConfigError([f"{cfg_path}: the top level must be a mapping"])
+
+    r = _Reader(cfg_path, raw)
+    for key in raw:
+        if key not in _KNOWN_KEYS:
+            r.problem(str(key), f"unknown section (known: {', '.join(sorted(_KNOWN_KEYS))})")
+
+    bot = r.section("bot")
+    language = bot.get("default_language", "id")
+    if language not in LANGUAGES:
+        r.problem("bot.default_language", f"must be one of {', '.join(LANGUAGES)}")
+        language = "id"
+    timezone = bot.get("timezone", "Asia/Jakarta")
+    try:
+        ZoneInfo(str(timezone))
+    except (ZoneInfoNotFoundError, ValueError):
+        r.problem("bot.timezone", f"unknown time zone {timezone!r}")
+        timezone = "Asia/Jakarta"
+    data_dir = Path(env.get("BOT_DATA_DIR") or bot.get("data_dir") or "./data")
+
+    staff_raw = r.section("staff")
+    staff_ids = set(r.ids(staff_raw, "staff.staff"))
+    for part in filter(None, (p.strip() for p in env.get("BOT_STAFF_IDS", "").split(","))):
+        if part.lstrip("-").isdigit():
+            staff_ids.add(int(part))
+        else:
+            r.problems.append(f"environment: BOT_STAFF_IDS: {part!r} is not a Telegram user id")
+    group = staff_raw.get("group_chat_id")
+    if group is not None and (isinstance(group, bool) or not isinstance(group, int)):
+        r.problem("staff.group_chat_id", "must be a chat id (integer) or null")
+        group = None
+    staff = StaffConfig(r.ids(staff_raw, "staff.admins"), frozenset(staff_ids), group)
+
+    faq_raw = r.section("faq")
+    faq = FaqConfig(
+        threshold=float(r.number(faq_raw, "faq.threshold", 72, 0, 100)),
+        margin=float(r.number(faq_raw, "faq.margin", 6, 0, 100)),
+        max_suggestions=int(r.number(faq_raw, "faq.max_suggestions", 3, 2, 5)),
+    )
+
+    ref = r.section("screening").get("reference_date")
+    if ref is not None and not isinstance(ref, date):
+        r.problem("screening.reference_date", "must be a date (YYYY-MM-DD) or null")
+        ref = None
+
+    retention = int(r.number(r.section("privacy"), "privacy.retention_days", 730, 1, 36500))
+
+    b = r.section("broadcast")
+    broadcast = BroadcastConfig(
+        rate_per_second=float(r.number(b, "broadcast.rate_per_second", 25, 0.1, 30)),
+        per_chat_interval_seconds=float(
+            r.number(b, "broadcast.per_chat_interval_seconds", 1.0, 1.0, 60)
+        ),
+        max_retries=int(r.number(b, "broadcast.max_retries", 3, 0, 10)),
+        progress_interval_seconds=float(
+            r.number(b, "broadcast.progress_interval_seconds", 5, 1, 60)
+        ),
+    )
+
+    api_url = (env.get("TELEGRAM_API_URL") or "").rstrip("/") or None
+    if api_url and not api_url.startswith(("http://", "https://")):
+        r.problems.append("environment: TELEGRAM_API_URL: must start with http:// or https://")
+
+    if r.problems:
+        raise ConfigError(r.problems)
+    return Config(
+        path=cfg_path,
+        token=env.get("TELEGRAM_BOT_TOKEN") or None,
+        api_url=api_url,
+        data_dir=data_dir,
+        default_language=language,
+        timezone=str(timezone),
+        staff=staff,
+        faq=faq,
+        reference_date=ref,
+        retention_days=retention,
+        broadcast=broadcast,
+    )

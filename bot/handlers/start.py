@@ -1,0 +1,76 @@
+"""/start, /menu, /help and the language switch."""
+
+from __future__ import annotations
+
+from telegram import Update
+from telegram.ext import Application, CallbackQueryHandler, CommandHandler, ContextTypes
+
+from bot.menu import main_menu
+from bot.services import services
+from bot.ui import answer, keyboard, reply, show
+
+
+async def start(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Welcome the citizen and show the main menu."""
+    svc = services(context)
+    lang = await svc.language(update.effective_user)
+    user = update.effective_user
+    name = user.first_name if user else ""
+    await svc.call(svc.stores.users.touch, user.id) if user else None
+    await reply(update, svc.texts.render("welcome", lang, name=name), main_menu(svc.texts, lang))
+
+
+async def menu(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """The main menu, by command or by the Menu button."""
+    svc = services(context)
+    lang = await svc.language(update.effective_user)
+    await answer(update.callback_query)
+    await show(update, svc.texts.render("menu_title", lang), main_menu(svc.texts, lang))
+
+
+async def help_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """How to use the bot."""
+    svc = services(context)
+    lang = await svc.language(update.effective_user)
+    await reply(update, svc.texts.render("help", lang), main_menu(svc.texts, lang))
+
+
+async def choose_language(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """/bahasa: offer both languages."""
+    svc = services(context)
+    lang = await svc.language(update.effective_user)
+    await answer(update.callback_query)
+    markup = keyboard(
+        [
+            [(svc.texts.get("btn_lang_id", lang), "lang:id")],
+            [(svc.texts.get("btn_lang_en", lang), "lang:en")],
+        ]
+    )
+    await show(update, svc.texts.render("language_choose", lang), markup)
+
+
+async def set_language(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """A language button: remember the choice and show the menu in that language."""
+    svc = services(context)
+    query = update.callback_query
+    assert query is not None and query.data is not None
+    lang = query.data.split(":", 1)[1]
+    if lang not in ("id", "en"):
+        lang = svc.config.default_language
+    await svc.set_language(query.from_user.id, lang)
+    await answer(query)
+    text = svc.texts.render("language_set", lang) + "\n\n" + svc.texts.render("menu_title", lang)
+    await show(update, text, main_menu(svc.texts, lang))
+    await context.application.bot_data["commands"].apply_for_user(
+        context.bot, query.from_user.id, lang
+    )
+
+
+def register(app: Application) -> None:  # type: ignore[type-arg]
+    app.add_handler(CommandHandler("start", start))
+    app.add_handler(CommandHandler("menu", menu))
+    app.add_handler(CommandHandler(["help", "bantuan"], help_command))
+    app.add_handler(CommandHandler(["bahasa", "language"], choose_language))
+    app.add_handler(CallbackQueryHandler(menu, pattern=r"^m:home$"))
+    app.add_handler(CallbackQueryHandler(choose_language, pattern=r"^m:lang$"))
+    app.add_handler(CallbackQueryHandler(set_language, pattern=r"^lang:"))

@@ -1,0 +1,107 @@
+"""Sending replies: keyboards from (text, data) rows, long texts split, callbacks answered.
+
+Callback data uses short, stable prefixes (ids, never texts) and is checked against Telegram's
+64-byte limit when a keyboard is built, so a bad id fails loudly in tests, not at a citizen.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Sequence
+
+from telegram import (
+    CallbackQuery,
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    LinkPreviewOptions,
+    Message,
+    ReplyKeyboardMarkup,
+    ReplyKeyboardRemove,
+    Update,
+)
+from telegram.constants import ParseMode
+from telegram.error import BadRequest
+
+from bot.telegram_html import MESSAGE_LIMIT, split_html, utf16_len
+
+log = logging.getLogger(__name__)
+
+CALLBACK_DATA_LIMIT = 64
+NO_PREVIEW = LinkPreviewOptions(is_disabled=True)
+
+Button = tuple[str, str]  # (text, callback data) or (text, "https://...") for a URL button
+ReplyMarkup = InlineKeyboardMarkup | ReplyKeyboardMarkup | ReplyKeyboardRemove
+
+
+def button(text: str, data: str) -> InlineKeyboardButton:
+    if data.startswith(("https://", "http://", "tg://")):
+        return InlineKeyboardButton(text, url=data)
+    if not 1 <= len(data.encode()) <= CALLBACK_DATA_LIMIT:
+        raise ValueError(f"callback data must be 1-64 bytes: {data!r}")
+    return InlineKeyboardButton(text, callback_data=data)
+
+
+def keyboard(rows: Iterable[Sequence[Button]]) -> InlineKeyboardMarkup:
+    """An inline keyboard from rows of (text, data) pairs; empty rows are dropped."""
+    return InlineKeyboardMarkup([[button(t, d) for t, d in row] for row in rows if row])
+
+
+def column(buttons: Iterable[Button]) -> list[list[Button]]:
+    """One button per row."""
+    return [[b] for b in buttons]
+
+
+async def reply(update: Update, text: str, markup: ReplyMarkup | None = None) -> Message | None:
+    """Send ``text`` to the chat of ``update``, split under 4,096 characters.
+
+    The keyboard goes with the last part so it stays under the text it belongs to.
+    """
+    chat = update.effective_chat
+    if chat is None:
+        return None
+    parts = split_html(text)
+    sent: Message | None = None
+    for index, part in enumerate(parts):
+        last = index == len(parts) - 1
+        sent = await chat.send_message(
+            part,
+            parse_mode=ParseMode.HTML,
+            reply_markup=markup if last else None,
+            link_preview_options=NO_PREVIEW,
+        )
+    return sent
+
+
+async def show(update: Update, text: str, markup: InlineKeyboardMarkup | None = None) -> None:
+    """Show a screen: edit the message whose button was pressed, or send a new message.
+
+    Navigation by buttons edits in place so the chat doesn't fill with menus; a text too long for
+    one message, or a message that can no longer be edited, is sent anew instead.
+    """
+    query = update.callback_query
+    if query is not None and query.message is not None and utf16_len(text) <= MESSAGE_LIMIT:
+        try:
+            await query.edit_message_text(
+                text,
+                parse_mode=ParseMode.HTML,
+                reply_markup=markup,
+                link_preview_options=NO_PREVIEW,
+            )
+            return
+        except BadRequest as exc:
+            if "not modified" in str(exc).lower():
+                return
+            log.info("could not edit message, sending a new one: %s", exc)
+    await reply(update, text, markup)
+
+
+async def answer(
+    query: CallbackQuery | None, text: str | None = None, alert: bool = False
+) -> None:
+    """Answer a callback query (the button stops spinning); never raises for an old query."""
+    if query is None:
+        return
+    try:
+        await query.answer(text[:200] if text else None, show_alert=alert)
+    except BadRequest as exc:
+        log.info("callback query could not be answered: %s", exc)

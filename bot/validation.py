@@ -1,0 +1,14 @@
+"""`python -m bot check`: every content file validated, problems as `file: entry: problem`."""
+
+from __future__ import annotations
+
+from bot.i18n import validate_texts
+from faq.model import validate_knowledge_base
+from screening.validate import validate_screening_data
+
+
+def validate_all() -> list[str]:
+    problems: list[str] = [str(p) for p in validate_texts()]
+    problems += [str(p) for p in validate_knowledge_base()]
+    problems += [str(p) for p in validate_screening_data()]
+    return problems

@@ -1,0 +1,39 @@
+"""Fixtures: the Bot API emulator and the real bot Application talking to it over HTTP."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from tests.emulator import BotAPIEmulator
+from tests.harness import BotHarness, make_config
+
+
+@pytest.fixture
+async def emu() -> AsyncIterator[BotAPIEmulator]:
+    async with BotAPIEmulator() as emulator:
+        yield emulator
+
+
+@pytest.fixture
+def data_dir(tmp_path: Path) -> Path:
+    return tmp_path / "data"
+
+
+@pytest.fixture
+async def bot(emu: BotAPIEmulator, data_dir: Path) -> AsyncIterator[BotHarness]:
+    harness = BotHarness(emu, make_config(emu, data_dir))
+    await harness.start()
+    try:
+        yield harness
+    finally:
+        await harness.stop()
+    assert emu.rejected == [], f"the bot sent requests Telegram would reject: {emu.rejected}"
+
+
+@pytest.fixture(autouse=True)
+def _quiet_third_party_logs() -> None:
+    logging.getLogger("httpx").setLevel(logging.WARNING)

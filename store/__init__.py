@@ -1,0 +1,125 @@
+"""Crash-safe storage on TinyDB, behind repositories. Never imports ``telegram``.
+
+Start-up and shutdown (e.g. in PTB ``post_init`` / ``post_shutdown``)::
+
+    astores = await AsyncStores.open(Path("data"))    # raises StoreCorruptError / StoreLockedError
+    stores = astores.stores
+    record, created = await astores.call(stores.registrations.save, uid, chat_id, data, actor=uid)
+    await astores.aclose()
+
+Guarantees
+    * A write is durable when the call returns (journal line fsync'd). A kill at any instant
+      leaves every file readable with every acknowledged write present.
+    * One writer at a time per store (a lock inside ``Database``), and ``AsyncStores`` runs each
+      store's calls in its own worker thread: disk work never blocks the event loop, and the
+      busy stores (subscribers, unanswered) never delay registrations.
+    * Data directory 0700, files 0600, whatever the umask.
+    * Start-up removes leftovers (temp snapshot, torn journal tail); a file that cannot be read
+      raises ``StoreCorruptError`` ("<path>: line N: <problem>. Fix or move the file; the bot
+      will not overwrite it.") and is not touched. A second process gets ``StoreLockedError``.
+    * Reads return independent copies (plain dicts); mutate them freely.
+
+Files in the data directory: ``registrations``, ``screenings`` (with consents), ``users``,
+``subscribers``, ``unanswered``, ``audit``, ``kv``; each is ``<name>.json`` + ``<name>.journal``.
+
+API (sync; wrap each call in ``await astores.call(fn, *args, **kwargs)`` on the event loop)
+    ``Stores.open(data_dir, *, clock=utc_now, compact_min_bytes=None) -> Stores``
+    ``Stores.database(name) -> Database``  another durable store in the same directory
+    ``Stores.delete_user(user_id, *, actor=0) -> dict[str, int]``  everything about a user
+    ``Stores.purge(older_than_days) -> dict[str, int]``  retention
+    ``Stores.close()``
+
+    ``Database(directory, name, *, compact_min_bytes=4 MiB)``
+        ``.table(name, *, indexes=()) -> Collection``, ``.batch()`` (context manager: several
+        puts/deletes over tables, one fsync, all or nothing), ``.locked()`` (hold the lock over a
+        read-check-write), ``.compact()``, ``.close()``
+    ``Collection``: ``get(key) -> dict | None``, ``put(key, doc)``, ``put_many(items)``,
+        ``delete(key) -> bool``, ``delete_many(keys) -> int``, ``find(query_or_callable)``,
+        ``find_by(field, value)`` (O(1) on an indexed field), ``all()``, ``items()``, ``keys()``,
+        ``len()``, ``key in collection``. Keys are strings; documents JSON objects.
+
+    ``stores.registrations: RegistrationRepo``
+        ``get(reg_no)``, ``get_by_user(user_id)``, ``get_by_nik(nik)`` -> dict | None (active only
+        for the last two: not ``tidak_lanjut``, not anonymised)
+        ``save(user_id, chat_id, data, *, actor) -> (record, created)``; raises ``NikTakenError``
+        ``set_status(reg_no, status, *, actor, reason=None) -> dict``; raises ``StatusError``,
+        ``NotFoundError``
+        ``add_note(reg_no, text, *, actor) -> dict``; ``delete_user(user_id) -> int``
+        ``search(*, programme, outcome, kecamatan, status, since, until) -> list`` newest first;
+        ``count(**filters) -> int``; ``iter_all()``; ``anonymise_older_than(cutoff) -> int``;
+        ``len()``
+    ``stores.consents: ConsentRepo``
+        ``record(user_id, purpose, version, granted) -> dict``, ``current(user_id, purpose)``,
+        ``history(user_id) -> list``, ``delete_user(user_id) -> int``
+    ``stores.screenings: ScreeningRepo``
+        ``save(user_id, answers, result, consent) -> dict`` (answers kept only with consent),
+        ``get(user_id)``, ``delete_user(user_id) -> int``, ``older_than(cutoff) -> list``,
+        ``delete_older_than(cutoff) -> int``
+    ``stores.users: UserRepo``
+        ``get(user_id)``, ``set_language(user_id, lang)``, ``language(user_id) -> str | None``,
+        ``touch(user_id)`` (writes at most every 10 minutes per user), ``delete_user(user_id)``
+    ``stores.subscribers: SubscriberRepo``
+        ``subscribe(user_id, chat_id, *, source)``, ``unsubscribe(user_id) -> bool``,
+        ``is_subscribed(user_id) -> bool``, ``active_chat_ids() -> list[int]``,
+        ``mark_inactive(chat_id, reason) -> int``, ``count_active() -> int``, ``delete_user``
+    ``stores.unanswered: UnansweredRepo``
+        ``log(text, lang) -> dict`` (text already masked), ``recent(limit) -> list`` newest first,
+        ``all_open() -> list`` oldest first, ``mark_handled(ids, *, actor) -> int``,
+        ``count_total() -> int``
+    ``stores.audit: AuditRepo``
+        ``record(actor, action, target, details=None) -> dict``, ``list(target=None, limit=100)``
+        newest first. No personal data in ``target`` or ``details``.
+    ``stores.kv: KeyValueRepo``  (PTB persistence)
+        ``get(ns, key, default=None)``, ``put(ns, key, value)``, ``put_many(ns, items)``,
+        ``delete(ns, key) -> bool``, ``items(ns) -> list[(key, value)]``, ``namespaces()``,
+        ``delete_user(user_id) -> int`` (keys naming the id as a whole number: "123", "123:45")
+
+Errors (``store.errors``) carry ``message(lang)`` texts from ``store/data/messages.yaml``;
+``str(error)`` is English.
+"""
+
+from store.durable import Batch, Collection, Database
+from store.errors import (
+    NikTakenError,
+    NotFoundError,
+    StatusError,
+    StoreClosedError,
+    StoreCorruptError,
+    StoreError,
+    StoreLockedError,
+)
+from store.registrations import STATUSES, RegistrationRepo
+from store.repos import (
+    AuditRepo,
+    ConsentRepo,
+    KeyValueRepo,
+    ScreeningRepo,
+    SubscriberRepo,
+    UnansweredRepo,
+    UserRepo,
+)
+from store.stores import AsyncStores, Stores
+
+__all__ = [
+    "STATUSES",
+    "AsyncStores",
+    "AuditRepo",
+    "Batch",
+    "Collection",
+    "ConsentRepo",
+    "Database",
+    "KeyValueRepo",
+    "NikTakenError",
+    "NotFoundError",
+    "RegistrationRepo",
+    "ScreeningRepo",
+    "StatusError",
+    "StoreClosedError",
+    "StoreCorruptError",
+    "StoreError",
+    "StoreLockedError",
+    "Stores",
+    "SubscriberRepo",
+    "UnansweredRepo",
+    "UserRepo",
+]

@@ -1,0 +1,528 @@
+"""One durable store: an atomic JSON snapshot plus an fsync'd, append-only journal.
+
+Files in the data directory, for a store called ``name``:
+
+``name.json``
+    The snapshot: ``{"format": 1, "seq": S, "tables": {table: {key: doc}}}``, one document a
+    line. Only ever replaced whole (temp file, fsync, ``os.replace``, fsync of the directory).
+``name.journal``
+    One line per acknowledged write: ``<crc32 hex> {"s": N, "ops": [...]}``. A write is
+    acknowledged after the line is fsync'd; the ops of one line apply together or not at all.
+
+Opening replays the journal lines newer than the snapshot's ``seq``. A torn last line (an
+unacknowledged write cut by a crash) is truncated away; a damaged line followed by intact ones,
+or an unreadable snapshot, raises :class:`StoreCorruptError` and nothing is written. When the
+journal outgrows the snapshot it is compacted: a new snapshot with the current ``seq`` replaces
+the old one, then the journal is emptied; a crash in between only leaves lines the snapshot
+already holds, which replay skips.
+
+TinyDB holds the data in memory through :class:`_LiveStorage`, so ``Collection.find`` accepts
+TinyDB queries. Writes go to the journal and then straight into that memory: TinyDB's own write
+path rebuilds and rewrites the whole table on every change, which is what made stock TinyDB slow.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import threading
+import zlib
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, cast
+
+from tinydb import TinyDB
+from tinydb.queries import QueryLike
+from tinydb.storages import Storage
+from tinydb.table import Table
+
+from store import fs
+from store.errors import StoreClosedError, StoreCorruptError, StoreLockedError
+
+log = logging.getLogger(__name__)
+
+SNAPSHOT_FORMAT = 1
+DEFAULT_COMPACT_MIN_BYTES = 4 * 1024 * 1024
+
+Doc = dict[str, Any]
+Predicate = Callable[[Mapping[str, Any]], bool]
+
+
+def _dumps(value: object) -> str:
+    """Compact JSON, UTF-8 kept readable; refuses NaN and non-JSON types."""
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+
+
+def _clone(doc: Mapping[str, Any]) -> Doc:
+    """A deep, independent copy of a stored document (the store never hands out its own)."""
+    copied: Doc = json.loads(_dumps(doc))
+    return copied
+
+
+class _LiveStorage(Storage):
+    """A TinyDB storage over the store's in-memory tables (read-only for TinyDB)."""
+
+    def __init__(self, tables: dict[str, dict[str, Doc]]) -> None:
+        self._tables = tables
+
+    def read(self) -> dict[str, dict[str, Any]]:
+        return self._tables
+
+    def write(self, data: dict[str, dict[str, Any]]) -> None:
+        raise TypeError("write through Collection/Database, never through TinyDB")
+
+
+class _KeyedTable(Table):
+    """TinyDB table whose document ids are the store's string keys."""
+
+    document_id_class = str  # type: ignore[assignment]  # TinyDB annotates int
+
+
+class _TinyDB(TinyDB):
+    table_class = _KeyedTable
+
+
+class Batch:
+    """Writes collected inside ``Database.batch()``: one journal line, one fsync."""
+
+    def __init__(self) -> None:
+        self._ops: list[str] = []
+        self._effects: list[tuple[str, str, Doc | None]] = []
+
+    def put(self, table: str, key: str, doc: Mapping[str, Any]) -> None:
+        """Insert or replace ``doc`` under ``key`` in ``table``."""
+        if not isinstance(key, str):
+            raise TypeError(f"keys are strings, got {type(key).__name__}")
+        doc_json = _dumps(doc)
+        self._ops.append(f'{{"t":{_dumps(table)},"op":"put","k":{_dumps(key)},"d":{doc_json}}}')
+        self._effects.append((table, key, json.loads(doc_json)))
+
+    def delete(self, table: str, key: str) -> None:
+        """Remove ``key`` from ``table`` (no error if it is absent)."""
+        self._ops.append(f'{{"t":{_dumps(table)},"op":"del","k":{_dumps(key)}}}')
+        self._effects.append((table, key, None))
+
+    def __len__(self) -> int:
+        return len(self._ops)
+
+
+class Database:
+    """One durable store (snapshot + journal pair); thread-safe, one writer at a time.
+
+    ``compact_min_bytes``: the journal is compacted once it is larger than this and larger than
+    the snapshot, so compaction costs O(1) per write on average.
+    """
+
+    def __init__(
+        self,
+        directory: Path,
+        name: str,
+        *,
+        compact_min_bytes: int = DEFAULT_COMPACT_MIN_BYTES,
+    ) -> None:
+        self.name = name
+        self.directory = Path(directory)
+        self.snapshot_path = self.directory / f"{name}.json"
+        self.journal_path = self.directory / f"{name}.journal"
+        self.compact_min_bytes = compact_min_bytes
+        self._lock = threading.RLock()
+        self._tables: dict[str, dict[str, Doc]] = {}
+        self._collections: dict[str, Collection] = {}
+        self._tinydb = _TinyDB(self._tables, storage=_LiveStorage)
+        self._seq = 0
+        self._snapshot_bytes = 0
+        self._journal_bytes = 0
+        self._broken: BaseException | None = None
+        fs.ensure_private_dir(self.directory)
+        self._journal_fd: int | None = self._open_journal()
+        try:
+            self._recover()
+        except BaseException:
+            self.close()
+            raise
+
+    # -- opening and recovery -------------------------------------------------------------
+
+    def _open_journal(self) -> int:
+        """Open (creating) the journal for appending and lock it against other writers."""
+        existed = self.journal_path.exists()
+        fd = fs.open_private(self.journal_path, os.O_RDWR | os.O_CREAT | os.O_APPEND)
+        if not fs.try_lock(fd):
+            os.close(fd)
+            raise StoreLockedError(self.journal_path)
+        if not existed:
+            fs.fsync_dir(self.directory)
+        return fd
+
+    def _recover(self) -> None:
+        """Remove a leftover temp snapshot, load the snapshot, replay the journal."""
+        temp = fs.temp_path(self.snapshot_path)
+        if temp.exists():
+            log.warning("removing unfinished snapshot %s", temp)
+            temp.unlink()
+            fs.fsync_dir(self.directory)
+        has_snapshot = self.snapshot_path.exists()
+        if has_snapshot:
+            self._load_snapshot()
+        self._replay_journal(has_snapshot)
+
+    def _load_snapshot(self) -> None:
+        path = self.snapshot_path
+        try:
+            os.chmod(path, fs.FILE_MODE)
+            raw = path.read_bytes()
+        except OSError as error:
+            raise StoreCorruptError(path, "unreadable", error=error.strerror) from error
+        try:
+            data = json.loads(raw)
+        except (UnicodeDecodeError, json.JSONDecodeError) as error:
+            line = getattr(error, "lineno", None)
+            raise StoreCorruptError(path, "bad_json", line, error=_short(error)) from error
+        problem = _snapshot_problem(data)
+        if problem:
+            raise StoreCorruptError(path, "not_snapshot", error=problem)
+        self._seq = data["seq"]
+        self._tables.update(data["tables"])
+        self._snapshot_bytes = len(raw)
+
+    def _replay_journal(self, has_snapshot: bool) -> None:
+        """Apply the journal lines newer than the snapshot; cut a torn tail."""
+        assert self._journal_fd is not None
+        path = self.journal_path
+        try:
+            raw = os.pread(self._journal_fd, os.fstat(self._journal_fd).st_size, 0)
+        except OSError as error:
+            raise StoreCorruptError(path, "unreadable", error=error.strerror) from error
+        complete = raw.split(b"\n")[:-1]  # a last piece without its newline is torn
+        records: list[tuple[int, dict[str, Any]]] = []
+        end = 0
+        for number, line in enumerate(complete, start=1):
+            record, problem = _decode_line(line)
+            if record is None:
+                if any(_decode_line(later)[0] is not None for later in complete[number:]):
+                    raise StoreCorruptError(path, "bad_record", number, error=problem)
+                break
+            records.append((number, record))
+            end += len(line) + 1
+        expected = None
+        for number, record in records:
+            seq = record["s"]
+            if expected is None and not has_snapshot and seq != 1:
+                raise StoreCorruptError(
+                    path, "snapshot_missing", number, found=seq, snapshot=self.snapshot_path.name
+                )
+            if expected is not None and seq != expected:
+                raise StoreCorruptError(path, "sequence", number, expected=expected, found=seq)
+            expected = seq + 1
+            if seq <= self._seq:
+                continue
+            if seq != self._seq + 1:
+                expected = self._seq + 1
+                raise StoreCorruptError(path, "sequence", number, expected=expected, found=seq)
+            for op in record["ops"]:
+                self._apply(op["t"], op["k"], op["d"] if op["op"] == "put" else None)
+            self._seq = seq
+        if end < len(raw):
+            self._truncate_journal(end, len(raw))
+        self._journal_bytes = end
+
+    def _truncate_journal(self, offset: int, size: int) -> None:
+        """Cut an unacknowledged, torn write from the end of the journal."""
+        assert self._journal_fd is not None
+        log.warning(
+            "%s: discarding %d bytes of an unfinished write at the end",
+            self.journal_path,
+            size - offset,
+        )
+        os.ftruncate(self._journal_fd, offset)
+        os.fsync(self._journal_fd)
+
+    # -- reading --------------------------------------------------------------------------
+
+    def table(self, name: str, *, indexes: Iterable[str] = ()) -> Collection:
+        """The collection ``name`` (created empty on first write); ``indexes`` are fields
+        looked up in O(1) by ``Collection.find_by`` (string or integer values)."""
+        with self._lock:
+            collection = self._collections.get(name)
+            if collection is None:
+                collection = Collection(self, name)
+                self._collections[name] = collection
+            for field in indexes:
+                collection._add_index(field)
+            return collection
+
+    def table_names(self) -> list[str]:
+        """Names of the tables that hold at least one document."""
+        with self._lock:
+            return [name for name, docs in self._tables.items() if docs]
+
+    @property
+    def seq(self) -> int:
+        """Number of the last acknowledged write."""
+        return self._seq
+
+    @contextmanager
+    def locked(self) -> Iterator[None]:
+        """Hold the store's lock across a read-check-write sequence."""
+        with self._lock:
+            yield
+
+    # -- writing --------------------------------------------------------------------------
+
+    @contextmanager
+    def batch(self) -> Iterator[Batch]:
+        """Collect writes and commit them as one durable, all-or-nothing journal line."""
+        with self._lock:
+            batch = Batch()
+            yield batch
+            self.commit(batch)
+
+    def commit(self, batch: Batch) -> None:
+        """Append the batch to the journal, fsync, then apply it in memory."""
+        if not len(batch):
+            return
+        with self._lock:
+            fd = self._writable_fd()
+            seq = self._seq + 1
+            payload = f'{{"s":{seq},"ops":[{",".join(batch._ops)}]}}'.encode()
+            line = b"%08x %s\n" % (zlib.crc32(payload), payload)
+            try:
+                fs.write_all(fd, line)
+                fs.sync_data(fd)
+            except BaseException as error:
+                self._undo_partial_write(fd, error)
+                raise
+            self._seq = seq
+            self._journal_bytes += len(line)
+            for table, key, doc in batch._effects:
+                self._apply(table, key, doc)
+            if self._journal_bytes > max(self.compact_min_bytes, self._snapshot_bytes):
+                self._compact_after_ack()
+
+    def _compact_after_ack(self) -> None:
+        """Compact after a write was acknowledged: a failure here must not fail that write."""
+        try:
+            self.compact()
+        except OSError:
+            log.exception("%s: compaction failed; the journal keeps growing", self.name)
+
+    def _writable_fd(self) -> int:
+        if self._journal_fd is None:
+            raise StoreClosedError(self.name)
+        if self._broken is not None:
+            raise StoreClosedError(self.name) from self._broken
+        return self._journal_fd
+
+    def _undo_partial_write(self, fd: int, error: BaseException) -> None:
+        """After a failed append (disk full...), cut the partial line or refuse further writes."""
+        try:
+            os.ftruncate(fd, self._journal_bytes)
+            os.fsync(fd)
+        except OSError:
+            log.exception("%s: cannot undo a failed write; store is read-only", self.journal_path)
+            self._broken = error
+
+    def _apply(self, table: str, key: str, doc: Doc | None) -> None:
+        docs = self._tables.setdefault(table, {})
+        old = docs.pop(key, None) if doc is None else docs.get(key)
+        if doc is not None:
+            docs[key] = doc
+        collection = self._collections.get(table)
+        if collection is not None:
+            collection._reindex(key, old, doc)
+
+    def compact(self) -> None:
+        """Write the whole state as a new snapshot, then empty the journal."""
+        with self._lock:
+            fd = self._writable_fd()
+            fs.atomic_write(self.snapshot_path, self._snapshot_chunks())
+            self._snapshot_bytes = self.snapshot_path.stat().st_size
+            os.ftruncate(fd, 0)
+            os.fsync(fd)
+            self._journal_bytes = 0
+
+    def _snapshot_chunks(self) -> Iterator[str]:
+        """The snapshot text, one document a line (readable, and cheap to stream)."""
+        yield f'{{"format":{SNAPSHOT_FORMAT},"seq":{self._seq},"tables":{{'
+        for number, (table, docs) in enumerate(self._tables.items()):
+            yield f"{',' if number else ''}\n{_dumps(table)}:{{"
+            yield ",".join(f"\n{_dumps(key)}:{_dumps(doc)}" for key, doc in docs.items())
+            yield "}"
+        yield "\n}}\n"
+
+    def close(self) -> None:
+        """Release the journal and its lock; further use raises ``StoreClosedError``."""
+        with self._lock:
+            if self._journal_fd is not None:
+                os.close(self._journal_fd)
+                self._journal_fd = None
+
+    def __repr__(self) -> str:
+        return f"Database({str(self.directory)!r}, {self.name!r})"
+
+
+class Collection:
+    """A table of JSON documents under string keys; reads return independent copies."""
+
+    def __init__(self, database: Database, name: str) -> None:
+        self.database = database
+        self.name = name
+        self._indexes: dict[str, dict[object, dict[str, None]]] = {}
+        self._tinydb_table = database._tinydb.table(name, cache_size=0)
+
+    @property
+    def _docs(self) -> dict[str, Doc]:
+        return self.database._tables.get(self.name, {})
+
+    def get(self, key: str) -> Doc | None:
+        """The document under ``key``, or None."""
+        with self.database._lock:
+            doc = self._docs.get(key)
+            return None if doc is None else _clone(doc)
+
+    def __contains__(self, key: object) -> bool:
+        with self.database._lock:
+            return key in self._docs
+
+    def put(self, key: str, doc: Mapping[str, Any]) -> None:
+        """Insert or replace; durable when it returns."""
+        self.put_many([(key, doc)])
+
+    def put_many(self, items: Iterable[tuple[str, Mapping[str, Any]]]) -> None:
+        """Insert or replace several documents with one fsync, all or nothing."""
+        with self.database.batch() as batch:
+            for key, doc in items:
+                batch.put(self.name, key, doc)
+
+    def delete(self, key: str) -> bool:
+        """Remove ``key``; False (and no write) if it was absent."""
+        return self.delete_many([key]) == 1
+
+    def delete_many(self, keys: Iterable[str]) -> int:
+        """Remove the present ``keys`` with one fsync; returns how many were removed."""
+        with self.database.batch() as batch:
+            for key in dict.fromkeys(keys):
+                if key in self._docs:
+                    batch.delete(self.name, key)
+            return len(batch)
+
+    def find(self, predicate: Predicate) -> list[Doc]:
+        """Documents matching a TinyDB ``Query`` or any callable taking the document."""
+        with self.database._lock:
+            found = self._tinydb_table.search(cast("QueryLike", predicate))
+            return [_clone(doc) for doc in found]
+
+    def find_by(self, field: str, value: object) -> list[Doc]:
+        """Documents whose ``field`` equals ``value``, in insertion order (O(1) if indexed)."""
+        with self.database._lock:
+            index = self._indexes.get(field)
+            if index is None:
+                return [_clone(d) for d in self._docs.values() if d.get(field) == value]
+            if not _indexable(value):
+                return []
+            docs = self._docs
+            return [_clone(docs[key]) for key in index.get(value, ())]
+
+    def all(self) -> list[Doc]:
+        """Every document, in insertion order."""
+        with self.database._lock:
+            return [_clone(doc) for doc in self._docs.values()]
+
+    def items(self) -> list[tuple[str, Doc]]:
+        """Every ``(key, document)`` pair, in insertion order."""
+        with self.database._lock:
+            return [(key, _clone(doc)) for key, doc in self._docs.items()]
+
+    def keys(self) -> list[str]:
+        """Every key, in insertion order."""
+        with self.database._lock:
+            return list(self._docs)
+
+    def __iter__(self) -> Iterator[str]:
+        """The keys (a copy taken under the lock, so writers may go on meanwhile)."""
+        return iter(self.keys())
+
+    def __len__(self) -> int:
+        with self.database._lock:
+            return len(self._docs)
+
+    def _add_index(self, field: str) -> None:
+        if field in self._indexes:
+            return
+        self._indexes[field] = {}
+        for key, doc in self._docs.items():
+            self._reindex_field(field, key, None, doc)
+
+    def _reindex(self, key: str, old: Doc | None, new: Doc | None) -> None:
+        for field in self._indexes:
+            self._reindex_field(field, key, old, new)
+
+    def _reindex_field(self, field: str, key: str, old: Doc | None, new: Doc | None) -> None:
+        index = self._indexes[field]
+        old_value = None if old is None else old.get(field)
+        new_value = None if new is None else new.get(field)
+        if old_value == new_value and type(old_value) is type(new_value) and new is not None:
+            return
+        if _indexable(old_value):
+            keys = index.get(old_value)
+            if keys is not None:
+                keys.pop(key, None)
+                if not keys:
+                    del index[old_value]
+        if _indexable(new_value):
+            index.setdefault(new_value, {})[key] = None
+
+    def __repr__(self) -> str:
+        return f"Collection({self.database.name!r}, {self.name!r})"
+
+
+def _indexable(value: object) -> bool:
+    """Index only strings and integers (not booleans, which equal 0 and 1)."""
+    return isinstance(value, str | int) and not isinstance(value, bool)
+
+
+def _decode_line(line: bytes) -> tuple[dict[str, Any] | None, str]:
+    """A journal line as a record, or None and the problem."""
+    crc, _, payload = line.partition(b" ")
+    try:
+        if len(crc) != 8 or int(crc, 16) != zlib.crc32(payload):
+            return None, "checksum"
+        record = json.loads(payload)
+    except ValueError as error:
+        return None, _short(error)
+    if not isinstance(record, dict) or not isinstance(record.get("s"), int):
+        return None, "shape"
+    ops = record.get("ops")
+    if not isinstance(ops, list) or not all(_valid_op(op) for op in ops):
+        return None, "shape"
+    return record, ""
+
+
+def _valid_op(op: object) -> bool:
+    """True for ``{"t": table, "op": "put", "k": key, "d": {...}}`` or a ``"del"`` op."""
+    if not isinstance(op, dict) or not isinstance(op.get("t"), str):
+        return False
+    if not isinstance(op.get("k"), str):
+        return False
+    return op.get("op") == "del" or (op.get("op") == "put" and isinstance(op.get("d"), dict))
+
+
+def _snapshot_problem(data: object) -> str:
+    """What is wrong with a parsed snapshot, or an empty string."""
+    if not isinstance(data, dict) or data.get("format") != SNAPSHOT_FORMAT:
+        return f"expected format {SNAPSHOT_FORMAT}"
+    if not isinstance(data.get("seq"), int) or data["seq"] < 0:
+        return "seq"
+    tables = data.get("tables")
+    if not isinstance(tables, dict):
+        return "tables"
+    for name, docs in tables.items():
+        if not isinstance(docs, dict) or not all(isinstance(d, dict) for d in docs.values()):
+            return f"table {name}"
+    return ""
+
+
+def _short(error: Exception) -> str:
+    return str(error).splitlines()[0][:120]

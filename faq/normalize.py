@@ -1,0 +1,220 @@
+"""Normalisation of informal Indonesian and English chat messages for FAQ matching.
+
+The same steps run on every FAQ phrasing and on every incoming question, so both sides meet in
+one spelling: "Gmn cara daftar G2G korsel kak??? 🙏" becomes ``bagaimana cara daftar g to g
+korea selatan`` and its content words ``cara daftar g to g korea selatan``. The vocabulary
+(abbreviations, address words, stop-words) is data, in ``faq/lexicon.yaml``.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+
+import yaml
+from rapidfuzz import fuzz, process
+
+LEXICON_FILE = Path(__file__).parent / "lexicon.yaml"
+
+_ZERO_WIDTH = re.compile("[\u00ad\u200b-\u200f\u202a-\u202e\u2060-\u2064\ufeff]")
+_NON_WORD = re.compile(r"[\W_]+")  # anything but letters and digits, in any script
+_REPEATS = re.compile(r"([^\W\d_])\1{2,}")  # three or more of the same letter
+_REDUPLICATION = re.compile(r"([^\W\d_]{2,})2")  # "syarat2" is "syarat-syarat"
+_NYA = "nya"  # the possessive/definite suffix: "biayanya" is "biaya" + "nya"
+_MIN_NYA_STEM = 3
+# A query word unknown to the knowledge base is replaced by a known word this similar (0-100),
+# which turns typos such as "pelatihn" into exact token matches.
+_SPELLING_CUTOFF = 85.0
+_MIN_SPELLING_LENGTH = 4
+
+
+@dataclass(frozen=True)
+class Lexicon:
+    """The vocabulary of the normaliser, loaded from ``lexicon.yaml``."""
+
+    abbreviations: Mapping[str, tuple[str, ...]]
+    noise: frozenset[str]
+    stopwords: frozenset[str]
+    stop_phrases: Mapping[str, tuple[tuple[str, ...], ...]]  # first word -> longest first
+    keep_phrases: tuple[tuple[str, ...], ...]
+
+    @classmethod
+    def load(cls, path: Path = LEXICON_FILE) -> Lexicon:
+        """Read a lexicon file; raise ``ValueError`` naming the file if it is malformed."""
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        try:
+            abbreviations = {
+                _word(key): tuple(_word(w) for w in value.split())
+                for key, value in data["abbreviations"].items()
+            }
+            noise = frozenset(_word(w) for w in data["noise"])
+            stop = [tuple(_word(w) for w in phrase.split()) for phrase in data["stopwords"]]
+            keep = tuple(tuple(_word(w) for w in p.split()) for p in data["keep_phrases"])
+        except (KeyError, TypeError, AttributeError, ValueError) as exc:
+            raise ValueError(f"{path}: malformed lexicon ({exc!r})") from exc
+        phrases: dict[str, list[tuple[str, ...]]] = {}
+        for phrase in stop:
+            if len(phrase) > 1:
+                phrases.setdefault(phrase[0], []).append(phrase)
+        return cls(
+            abbreviations=abbreviations,
+            noise=noise,
+            stopwords=frozenset(p[0] for p in stop if len(p) == 1),
+            stop_phrases={k: tuple(sorted(v, key=len, reverse=True)) for k, v in phrases.items()},
+            keep_phrases=keep,
+        )
+
+
+def _word(value: object) -> str:
+    """A lexicon word: a non-empty lower-case string of letters and digits."""
+    if not isinstance(value, str) or not value or _NON_WORD.sub("", value) != value.lower():
+        raise ValueError(f"not a plain lower-case word: {value!r}")
+    return value
+
+
+@dataclass(frozen=True)
+class Normalized:
+    """A message after normalisation."""
+
+    words: tuple[str, ...]  # every word kept: expanded, noise (address words) dropped
+    content: tuple[str, ...]  # the words that carry a topic (stop-words removed)
+
+    @property
+    def text(self) -> str:
+        """All kept words, space-separated (what logs show)."""
+        return " ".join(self.words)
+
+    @property
+    def content_text(self) -> str:
+        """The topic-carrying words, space-separated (what the matcher scores)."""
+        return " ".join(self.content)
+
+    @property
+    def is_smalltalk(self) -> bool:
+        """Nothing but greetings, thanks, address and function words."""
+        return not self.content
+
+
+class Normalizer:
+    """Turns a message into :class:`Normalized` words.
+
+    ``vocabulary`` (the content words of the knowledge base) enables spelling correction: a
+    query word it does not contain is replaced by its closest member when that is close enough.
+    """
+
+    def __init__(self, lexicon: Lexicon | None = None, vocabulary: Iterable[str] = ()) -> None:
+        self.lexicon = lexicon or default_lexicon()
+        self.vocabulary = sorted(set(vocabulary))
+        self._known = frozenset(self.vocabulary)
+        self._corrections: dict[str, str] = {}
+
+    def __call__(self, text: str) -> Normalized:
+        words = tuple(w for token in _tokens(text) for w in self._expand(token))
+        return Normalized(words=words, content=self._content(words))
+
+    def _expand(self, token: str) -> tuple[str, ...]:
+        """One raw token as zero or more normal words."""
+        lex = self.lexicon
+        token = _REPEATS.sub(r"\1", token)
+        if token in lex.noise:
+            return ()
+        if token in lex.abbreviations:
+            return lex.abbreviations[token]
+        if (match := _REDUPLICATION.fullmatch(token)) is not None:
+            return self._expand(match[1])
+        if token.endswith(_NYA) and len(token) - len(_NYA) >= _MIN_NYA_STEM:
+            return self._expand(token[: -len(_NYA)])
+        return (self._correct(token),)
+
+    def _correct(self, word: str) -> str:
+        """The vocabulary word closest to an unknown ``word``, or ``word`` itself."""
+        lex = self.lexicon
+        if (
+            not self.vocabulary
+            or word in self._known
+            or word in lex.stopwords
+            or len(word) < _MIN_SPELLING_LENGTH
+            or not word.isalpha()
+        ):
+            return word
+        if word not in self._corrections:
+            best = process.extractOne(
+                word, self.vocabulary, scorer=fuzz.ratio, score_cutoff=_SPELLING_CUTOFF
+            )
+            if len(self._corrections) > 10_000:  # unbounded user input: keep the cache small
+                self._corrections.clear()
+            self._corrections[word] = best[0] if best else word
+        return self._corrections[word]
+
+    def _content(self, words: tuple[str, ...]) -> tuple[str, ...]:
+        """``words`` without stop-words and stop-phrases, keeping protected phrases whole."""
+        lex = self.lexicon
+        protected = [False] * len(words)
+        for phrase in lex.keep_phrases:
+            for start in range(len(words) - len(phrase) + 1):
+                if words[start : start + len(phrase)] == phrase:
+                    protected[start : start + len(phrase)] = [True] * len(phrase)
+        content: list[str] = []
+        i = 0
+        while i < len(words):
+            if not protected[i]:
+                skip = next(
+                    (
+                        len(p)
+                        for p in lex.stop_phrases.get(words[i], ())
+                        if words[i : i + len(p)] == p and not any(protected[i : i + len(p)])
+                    ),
+                    1 if words[i] in lex.stopwords else 0,
+                )
+                if skip:
+                    i += skip
+                    continue
+            content.append(words[i])
+            i += 1
+        return tuple(content)
+
+
+def _tokens(text: str) -> list[str]:
+    """Lower-case words of letters and digits; punctuation, emoji and zero-width marks gone."""
+    text = unicodedata.normalize("NFKC", text).casefold()
+    return _NON_WORD.sub(" ", _ZERO_WIDTH.sub("", text)).split()
+
+
+@cache
+def default_lexicon() -> Lexicon:
+    """The package's lexicon, read once."""
+    return Lexicon.load()
+
+
+@cache
+def _default_normalizer() -> Normalizer:
+    return Normalizer()
+
+
+def normalize(text: str) -> str:
+    """The normal form of ``text`` with the package lexicon (no spelling correction)."""
+    return _default_normalizer()(text).text
+
+
+# --- masking personal numbers in logs ---------------------------------------------------------
+
+_SEP = r"[ .\-]?"
+# 16 digits, possibly grouped with spaces, dots or dashes: a NIK (or a KK number, masked too).
+_NIK = re.compile(rf"(?<![\d+])\d(?:{_SEP}\d){{15}}(?![ .\-]?\d)")
+# Indonesian mobile numbers: 08..., 628..., +62 8..., 9-13 digits after the country prefix.
+_PHONE = re.compile(rf"(?<![\d+])(?:\+62|62|0){_SEP}?8(?:{_SEP}\d){{7,12}}(?![ .\-]?\d)")
+PHONE_MASK = "[TELEPON]"
+
+
+def mask_personal_numbers(text: str) -> str:
+    """``text`` with NIK-like numbers shown as ``3673********0001`` and phones as [TELEPON]."""
+
+    def mask_nik(match: re.Match[str]) -> str:
+        digits = re.sub(r"\D", "", match[0])
+        return f"{digits[:4]}{'*' * 8}{digits[-4:]}"
+
+    return _PHONE.sub(PHONE_MASK, _NIK.sub(mask_nik, text))

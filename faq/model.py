@@ -221,7 +221,7 @@ def _read(
     checker = _Checker(problems)
     good_topics = [t for t in topics if checker.topic(TOPICS_FILE, t)]
     good_entries = [(f, e) for f, e in entries if checker.entry(f, e)]
-    checker.references(good_topics, good_entries)
+    checker.references(good_topics, good_entries, {str(e.get("topic")) for _, e in entries})
     return good_topics, good_entries, problems
 
 
@@ -287,23 +287,24 @@ class _Checker:
         return len(self.problems) == before
 
     def references(
-        self, topics: list[dict[str, Any]], entries: list[tuple[str, dict[str, Any]]]
+        self,
+        topics: list[dict[str, Any]],
+        entries: list[tuple[str, dict[str, Any]]],
+        used_topics: set[str],
     ) -> None:
-        """Unique ids, known topics, and no empty topic."""
+        """Unique ids, known topics, and no topic without entries (defective ones count)."""
         seen_topics: set[str] = set()
         for raw in topics:
             if raw["id"] in seen_topics:
                 self._add(TOPICS_FILE, raw["id"], "duplicate topic id")
             seen_topics.add(raw["id"])
         seen: dict[str, str] = {}
-        used_topics: set[str] = set()
         for file, raw in entries:
             if raw["id"] in seen:
                 self._add(file, raw["id"], f"duplicate id (first defined in {seen[raw['id']]})")
             seen.setdefault(raw["id"], file)
             if raw["topic"] not in seen_topics:
                 self._add(file, raw["id"], f"unknown topic {raw['topic']!r}")
-            used_topics.add(raw["topic"])
         if entries:
             for topic_id in sorted(seen_topics - used_topics):
                 self._add(TOPICS_FILE, topic_id, "topic has no entries")
@@ -455,6 +456,7 @@ class _HtmlChecker(HTMLParser):
         self.open_tags: list[str] = []
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.open_tags.append(tag)
         if tag not in ALLOWED_TAGS:
             self.problems.append(f"tag <{tag}> is not allowed (only b, i, a href)")
             return
@@ -465,18 +467,18 @@ class _HtmlChecker(HTMLParser):
                 self.problems.append('<a> needs exactly one href="https://..." attribute')
         elif names:
             self.problems.append(f"<{tag}> takes no attributes")
-        self.open_tags.append(tag)
 
     def handle_startendtag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         self.problems.append(f"self-closing tag <{tag}/> is not allowed")
 
     def handle_endtag(self, tag: str) -> None:
-        if tag not in ALLOWED_TAGS:
-            self.problems.append(f"tag </{tag}> is not allowed")
-        elif not self.open_tags or self.open_tags[-1] != tag:
-            self.problems.append(f"</{tag}> does not close the innermost open tag")
-        else:
-            self.open_tags.pop()
+        if tag not in self.open_tags:
+            self.problems.append(f"</{tag}> closes no open tag")
+            return
+        if self.open_tags[-1] != tag:
+            self.problems.append(f"</{tag}> closes <{tag}> before the tags inside it")
+        while self.open_tags.pop() != tag:
+            pass
 
     def handle_data(self, data: str) -> None:
         if "<" in data or ">" in data:

@@ -5,14 +5,22 @@ Pure Python, never imports ``telegram``. Labels and report texts live in ``desk/
 
 from __future__ import annotations
 
+from datetime import datetime
 from functools import cache
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import yaml
 
 TEXTS_FILE = Path(__file__).with_name("texts.yaml")
 DEFAULT_LANG = "id"
+JAKARTA = ZoneInfo("Asia/Jakarta")
+
+
+def local_datetime(iso: str) -> datetime:
+    """A stored UTC ISO timestamp as a naive Asia/Jakarta datetime (what staff read)."""
+    return datetime.fromisoformat(iso).astimezone(JAKARTA).replace(tzinfo=None)
 
 
 @cache

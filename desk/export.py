@@ -19,7 +19,6 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
 from typing import IO, Any
-from zoneinfo import ZoneInfo
 
 from openpyxl import Workbook
 from openpyxl.cell import WriteOnlyCell
@@ -28,10 +27,8 @@ from openpyxl.styles import Font
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet._write_only import WriteOnlyWorksheet
 
-from desk import labels, text
+from desk import labels, local_datetime, text
 from screening.identity import load_wilayah
-
-JAKARTA = ZoneInfo("Asia/Jakarta")
 
 COLUMNS = (
     "reg_no",
@@ -95,11 +92,6 @@ class ExportFilters:
     status: str | None = None
     since: date | None = None
     until: date | None = None
-
-
-def local_datetime(iso: str) -> datetime:
-    """A stored UTC ISO timestamp as a naive Asia/Jakarta datetime (what staff read)."""
-    return datetime.fromisoformat(iso).astimezone(JAKARTA).replace(tzinfo=None)
 
 
 def _matches(record: Mapping[str, Any], flt: ExportFilters) -> bool:

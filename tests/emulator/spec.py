@@ -10,6 +10,7 @@ unknown or missing field.
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from collections.abc import Mapping
@@ -110,9 +111,8 @@ class ApiSpec:
 
     @classmethod
     def load(cls, path: Path | None = None) -> ApiSpec:
-        """Read the spec file (the vendored Bot API 10.0 by default)."""
-        with open(path or DEFAULT_SPEC_PATH, encoding="utf-8") as handle:
-            return cls(json.load(handle))
+        """The spec in ``path`` (the vendored Bot API 10.0 by default), read once per process."""
+        return _load(Path(path or DEFAULT_SPEC_PATH).resolve())
 
     def method(self, name: str) -> MethodSpec | None:
         """The method called ``name``; like Telegram, the lookup ignores case."""
@@ -307,6 +307,12 @@ class ApiSpec:
                 return False
             raise
         return True
+
+
+@functools.cache
+def _load(path: Path) -> ApiSpec:
+    with open(path, encoding="utf-8") as handle:
+        return ApiSpec(json.load(handle))
 
 
 def _is_int(value: object) -> bool:

@@ -218,14 +218,16 @@ class Engine:
             if not self._applies(question, answers):
                 continue
             if question.sensitive:
-                if self.consent_question not in result:
+                if all(q.id != CONSENT_ID for q in result):
                     result.append(self.consent_question)
                 if consent is False:
                     continue
             result.append(question)
         return result
 
-    def next_question(self, answers: Mapping[str, Any], *, consent: bool | None) -> Question | None:
+    def next_question(
+        self, answers: Mapping[str, Any], *, consent: bool | None
+    ) -> Question | None:
         """The next unanswered question; the consent marker when consent is still to be asked;
         ``None`` when the questionnaire is complete."""
         for question in self.sequence(answers, consent=consent):
@@ -268,7 +270,9 @@ class Engine:
         current = self._order_key(question_id, sequence)
         if current is None:
             return (1, max(len(questions), 1))
-        position = 1 + sum(1 for q in questions if (self._order_key(q.id, sequence) or 0) < current)
+        position = 1 + sum(
+            1 for q in questions if (self._order_key(q.id, sequence) or 0) < current
+        )
         return (position, max(len(questions), position))
 
     def prune(self, answers: Mapping[str, Any], *, consent: bool | None = None) -> dict[str, Any]:
@@ -293,10 +297,12 @@ class Engine:
         try:
             value = self._parse(question, raw)
         except _Invalid as invalid:
-            return Validation(False, None, self.texts.get(f"errors.{invalid.code}", lang, **{
-                key: self._show(value, lang) for key, value in invalid.values.items()
-            }))
+            return Validation(False, None, self._error(invalid, lang))
         return Validation(True, value, None)
+
+    def _error(self, invalid: _Invalid, lang: str) -> str:
+        values = {key: self._show(value, lang) for key, value in invalid.values.items()}
+        return self.texts.get(f"errors.{invalid.code}", lang, **values)
 
     def _show(self, value: Any, lang: str) -> str:
         if isinstance(value, float | int) and not isinstance(value, bool):
@@ -439,7 +445,7 @@ class Engine:
             try:
                 canonical = self._coerce(question, value)
             except _Invalid as invalid:
-                problems.append(f"{key}: {self._error(invalid)}")
+                problems.append(f"{key}: {self._error(invalid, 'en')}")
                 continue
             if question_id in result and question.type == "yesno":
                 canonical = result[question_id] or canonical
@@ -449,19 +455,16 @@ class Engine:
             result[question_id] = canonical
         return result, problems
 
-    def _error(self, invalid: _Invalid) -> str:
-        values = {key: self._show(value, "en") for key, value in invalid.values.items()}
-        return self.texts.get(f"errors.{invalid.code}", "en", **values)
-
     def _coerce(self, question: Question, value: Any) -> Any:
         if question.type == "multi":
             items = [value] if isinstance(value, str) else list(value)
             return self._parse_multi(question, [str(item) for item in items])
         if question.type == "yesno" and isinstance(value, bool | int):
             return bool(value)
-        if question.type == "number" and not isinstance(value, bool):
-            if isinstance(value, int | float):
-                return value
+        if question.type == "number" and isinstance(value, int | float):
+            if isinstance(value, bool):
+                raise _Invalid("not_a_number")
+            return value
         if question.type == "date":
             if isinstance(value, datetime):
                 return value.date().isoformat()

@@ -328,7 +328,9 @@ def parse_questionnaire(raw: Any, file: Path = QUESTIONNAIRE_FILE) -> Questionna
         Section(id=str(s.get("id")), title=_required_text(s.get("title"), file, f"section {s}"))
         for s in (_mapping(s, file, "sections") for s in raw.get("sections") or [])
     )
-    return Questionnaire(version=int(raw.get("version", 1)), sections=sections, questions=questions)
+    return Questionnaire(
+        version=int(raw.get("version", 1)), sections=sections, questions=questions
+    )
 
 
 def load_questionnaire(path: Path | None = None) -> Questionnaire:
@@ -445,7 +447,8 @@ def _parse_criterion(raw: Any, file: Path, entry: str, params: Mapping[str, Any]
     if check not in CHECK_KINDS:
         raise ScreeningDataError(file, where, f"check must be one of {', '.join(CHECK_KINDS)}")
     cases = tuple(
-        _parse_case(case, file, f"{where} case {i + 1}", params) for i, case in enumerate(cases_raw)
+        _parse_case(case, file, f"{where} case {i + 1}", params)
+        for i, case in enumerate(cases_raw)
     )
     otherwise = (
         _parse_case(raw["otherwise"], file, f"{where} otherwise", params, otherwise=True)
@@ -461,9 +464,7 @@ def _parse_criterion(raw: Any, file: Path, entry: str, params: Mapping[str, Any]
     )
 
 
-def _parse_programme(
-    pid: str, raw: Any, file: Path, params: Mapping[str, Any]
-) -> Programme:
+def _parse_programme(pid: str, raw: Any, file: Path, params: Mapping[str, Any]) -> Programme:
     raw = _mapping(raw, file, pid)
     criteria_raw = raw.get("criteria")
     if not isinstance(criteria_raw, list) or not criteria_raw:
@@ -502,7 +503,9 @@ def parse_rules(raw: Any, file: Path = RULES_FILE) -> RuleSet:
         try:
             date(entry_year, int(value["month"]), int(value["day"]))
         except (KeyError, TypeError, ValueError) as exc:
-            raise ScreeningDataError(file, f"cutoffs.{name}", "needs a valid month and day") from exc
+            raise ScreeningDataError(
+                file, f"cutoffs.{name}", "needs a valid month and day"
+            ) from exc
         cutoffs[str(name)] = (int(value["month"]), int(value["day"]))
     params = dict(_mapping(raw.get("params") or {}, file, "params"))
     programmes_raw = _mapping(raw.get("programmes"), file, "programmes")

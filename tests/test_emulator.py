@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import time
 from collections.abc import AsyncIterator
 from typing import Any
@@ -456,7 +457,7 @@ async def test_injected_429_carries_retry_after(emulator, ptb, chat, monkeypatch
     )
     with pytest.raises(RetryAfter) as raised:
         await ptb.send_message(chat, "x")
-    assert raised.value.retry_after.total_seconds() == 5
+    assert raised.value.retry_after == dt.timedelta(seconds=5)
     assert emulator.calls[-1].result_or_error == {
         "ok": False,
         "error_code": 429,
@@ -481,7 +482,7 @@ async def test_enforce_limits_answers_429(emulator, ptb, chat, monkeypatch):
     await ptb.send_message(chat, "satu")
     with pytest.raises(RetryAfter) as raised:
         await ptb.send_message(chat, "dua")
-    assert raised.value.retry_after.total_seconds() == 1
+    assert raised.value.retry_after == dt.timedelta(seconds=1)
     for other in (11, 12):
         emulator.send_text(other, "halo")
     await ptb.send_message(11, "x")
@@ -554,6 +555,7 @@ async def test_ptb_application_round_trip(emulator):
         await update.message.reply_text("hi")
 
     app.add_handler(CommandHandler("start", start))
+    assert app.updater is not None
     await app.initialize()
     await app.start()
     await app.updater.start_polling(poll_interval=0, timeout=1)
@@ -566,3 +568,26 @@ async def test_ptb_application_round_trip(emulator):
     await app.shutdown()
     assert emulator.rejected == []
     assert time.monotonic() - started < 2
+
+
+async def test_stale_buttons_can_be_planted_for_older_keyboards(emulator, ptb, chat):
+    message = await ptb.send_message(chat, "menu baru")
+    old = {"inline_keyboard": [[{"text": "lama", "callback_data": "v1:menu"}]]}
+    emulator.set_message_markup(chat, message.message_id, old)
+    update = emulator.press(USER, message.message_id, "v1:menu")
+    assert update["callback_query"]["message"]["reply_markup"] == old
+    assert emulator.message(chat, message.message_id)["reply_markup"] == old
+    assert emulator.message(chat, 999) is None
+
+
+async def test_wait_for_call_looks_from_the_latest_update_on(emulator, ptb, chat):
+    await ptb.send_message(chat, "sebelum")
+    emulator.send_text(USER, "lagi")
+    with pytest.raises(TimeoutError, match="no matching call"):
+        await emulator.wait_for_call(lambda c: c.method == "sendMessage", timeout=0.05)
+    sent = asyncio.create_task(ptb.send_message(chat, "sesudah"))
+    call = await emulator.wait_for_call(lambda c: c.method == "sendMessage")
+    assert call.params["text"] == "sesudah"
+    await sent
+    first = await emulator.wait_for_call(lambda c: c.method == "sendMessage", since=0)
+    assert first.params["text"] == "sebelum"

@@ -355,6 +355,21 @@ class BotAPIEmulator:
             self._chats[chat_id] = chat
         return self._chats[chat_id]
 
+    def set_message_markup(
+        self, chat_id: int, message_id: int, markup: dict[str, Any] | None
+    ) -> None:
+        """Make a bot message show ``markup``, e.g. the keyboard of an older bot version.
+
+        For stale-button tests: ``press`` only presses buttons a message currently shows.
+        """
+        message = self._messages.get(chat_id, {}).get(message_id)
+        if message is None or message["from"]["id"] != self.bot_user["id"]:
+            raise LookupError(f"no bot message {message_id} in chat {chat_id}")
+        if markup is None:
+            message.pop("reply_markup", None)
+        else:
+            message["reply_markup"] = copy.deepcopy(markup)
+
     def add_file(
         self, content: bytes, filename: str = "file.bin", mime_type: str | None = None
     ) -> StoredFile:
@@ -511,6 +526,11 @@ class BotAPIEmulator:
         bot_id = self.bot_user["id"]
         messages = self._messages.get(chat_id, {}).values()
         return [copy.deepcopy(m) for m in messages if m["from"]["id"] == bot_id]
+
+    def message(self, chat_id: int, message_id: int) -> dict[str, Any] | None:
+        """A copy of any stored message (the user's or the bot's), or None once deleted."""
+        message = self._messages.get(chat_id, {}).get(message_id)
+        return copy.deepcopy(message) if message is not None else None
 
     def last_message(self, chat_id: int) -> dict[str, Any]:
         """The bot's newest message in the chat; AssertionError when there is none."""

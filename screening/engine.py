@@ -457,8 +457,9 @@ class Engine:
 
     def _coerce(self, question: Question, value: Any) -> Any:
         if question.type == "multi":
-            items = [value] if isinstance(value, str) else list(value)
-            return self._parse_multi(question, [str(item) for item in items])
+            if isinstance(value, str):
+                return self._parse_multi(question, value)
+            return self._parse_multi(question, [str(item) for item in value])
         if question.type == "yesno" and isinstance(value, bool | int):
             return bool(value)
         if question.type == "number" and isinstance(value, int | float):

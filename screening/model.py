@@ -238,6 +238,9 @@ def _text(raw: Any, file: Path, entry: str, *, optional: bool = False) -> Text |
         return None
     if not isinstance(raw, Mapping) or not all(isinstance(raw.get(lang), str) for lang in LANGS):
         raise ScreeningDataError(file, entry, f"needs texts in {' and '.join(LANGS)}")
+    if set(raw) != set(LANGS):
+        # Typically an unquoted comma inside a {id: ..., en: ...} flow mapping.
+        raise ScreeningDataError(file, entry, f"unexpected keys {sorted(map(str, raw))}")
     return {lang: str(raw[lang]).strip() for lang in LANGS}
 
 

@@ -133,6 +133,9 @@ def _texts_problems(file: str, entry: str, raw: Any, limit: int) -> Iterator[Pro
     if not isinstance(raw, Mapping):
         yield Problem(file, entry, f"needs texts in {' and '.join(LANGS)}")
         return
+    extra = sorted(str(key) for key in raw if key not in LANGS)
+    if extra:
+        yield Problem(file, entry, f"unexpected keys {extra} (an unquoted comma?)")
     for lang in LANGS:
         text = raw.get(lang)
         if not isinstance(text, str) or not text.strip():

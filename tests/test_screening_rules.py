@@ -76,8 +76,9 @@ def test_without_consent_no_outcome_comes_from_health_or_legal_answers() -> None
         by_id = {reason.criterion: reason for reason in eps.reasons}
         for criterion in ("color_vision", "tb", "hepatitis", "syphilis_hiv", "fitness", "prison"):
             assert by_id[criterion].outcome == NOT_ASSESSED
-            assert "MCU" in by_id[criterion].next_step["id"] or "SKCK" in (
-                by_id[criterion].next_step["id"]
+            assert (
+                "MCU" in by_id[criterion].next_step["id"]
+                or "SKCK" in (by_id[criterion].next_step["id"])
             )
 
 

@@ -300,9 +300,11 @@ async def test_reply_keyboard_is_tracked_but_not_in_the_returned_message(emulato
 
 
 async def test_long_poll_returns_an_injected_update_without_waiting_for_the_timeout(emulator, ptb):
-    asyncio.get_running_loop().call_later(0.1, emulator.send_text, USER, "/start")
     started = time.monotonic()
-    updates = await ptb.get_updates(timeout=10)
+    poll = asyncio.create_task(ptb.get_updates(timeout=10))
+    await emulator.wait_until_polling()  # the request is held open on the server
+    emulator.send_text(USER, "/start")
+    updates = await poll
     assert time.monotonic() - started < 2
     assert [u.message.text for u in updates] == ["/start"]
     assert updates[0].message.entities[0].type == "bot_command"
@@ -341,7 +343,7 @@ async def test_stop_answers_a_pending_long_poll(http):
     emu = BotAPIEmulator()
     await emu.start()
     poll = asyncio.create_task(api(http, emu, "getUpdates", timeout=30))
-    await asyncio.sleep(0.05)  # let the request reach the server
+    await emu.wait_until_polling()
     started = time.monotonic()
     await emu.stop()
     status, body = await poll

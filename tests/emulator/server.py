@@ -110,8 +110,8 @@ class Call:
     ok: bool
     result_or_error: dict[str, Any]  # the whole response body
     chat_id: int | None
-    at: float
-    files: dict[str, Upload] = field(default_factory=dict)
+    at: float  # time.monotonic() when answered
+    files: dict[str, Upload] = field(default_factory=dict)  # multipart uploads by part name
 
     @property
     def result(self) -> Any:
@@ -240,6 +240,7 @@ class BotAPIEmulator:
         self._updates: list[dict[str, Any]] = []
         self._next_update_id = 100_001
         self._confirmed_offset = 0
+        self._polls_waiting = 0
         self._allowed_updates: frozenset[str] | None = None
         self._calls_at_last_update = 0
         self._callbacks: dict[str, _CallbackQuery] = {}
@@ -601,6 +602,11 @@ class BotAPIEmulator:
                 f"(offset {self._confirmed_offset})"
             ) from None
 
+    async def wait_until_polling(self, timeout: float = 5.0) -> None:
+        """Wait until a getUpdates request is being held open (the bot is long-polling)."""
+        async with asyncio.timeout(timeout):
+            await self._changes.wait_for(lambda: True if self._polls_waiting else None)
+
     # == HTTP ==============================================================================
 
     async def _handle_api(self, request: web.Request) -> web.Response:
@@ -811,11 +817,15 @@ class BotAPIEmulator:
             batch = self._deliverable(limit)
             return batch if batch or self._closing else None
 
+        self._polls_waiting += 1
+        self._changes.notify()
         try:
             async with asyncio.timeout(max(params.get("timeout", 0), 0)):
                 return await self._changes.wait_for(probe)
         except TimeoutError:
             return []
+        finally:
+            self._polls_waiting -= 1
 
     def _confirm(self, offset: int) -> None:
         self._updates = [u for u in self._updates if u["update_id"] >= offset]

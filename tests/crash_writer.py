@@ -12,7 +12,7 @@ from pathlib import Path
 from store import Stores
 
 #: Force a compaction this often, so that kills also land in the middle of one.
-COMPACT_EVERY = 150
+COMPACT_EVERY = 20
 
 
 def main(data_dir: Path, first_user_id: int) -> None:

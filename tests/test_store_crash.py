@@ -1,26 +1,47 @@
 """SIGKILL a process that is saving registrations, at random moments, many times: after every
-kill the store opens and holds every registration the child had seen acknowledged."""
+kill the store opens and holds every registration the child had seen acknowledged.
+
+Three independent data directories are exercised side by side to keep the test short; in each,
+the writer is killed eight times, so 24 kills in all.
+"""
 
 from __future__ import annotations
 
 import os
 import random
+import select
 import signal
 import subprocess
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from store import Stores
 
 ROOT = Path(__file__).resolve().parent.parent
 WRITER = Path(__file__).with_name("crash_writer.py")
-KILLS = 24
+LANES = 3
+KILLS_PER_LANE = 8
 TIME_BUDGET = 20.0  # seconds, for the whole test
+START_TIMEOUT = 10.0
 
 
-def run_and_kill(data_dir: Path, first_user_id: int, delay: float) -> dict[str, int]:
-    """Start the writer, SIGKILL it after ``delay`` seconds; return what it acknowledged."""
+def read_some(fd: int, timeout: float) -> bytes:
+    """Bytes available on ``fd`` within ``timeout`` (b"" at end of file)."""
+    ready, _, _ = select.select([fd], [], [], timeout)
+    assert ready, "the writer printed nothing in time"
+    return os.read(fd, 65536)
+
+
+def run_and_kill(
+    data_dir: Path, first_user_id: int, rng: random.Random, startup: bool
+) -> dict[str, int]:
+    """Start the writer and SIGKILL it; return the registrations it printed as acknowledged.
+
+    ``startup``: kill at a random instant soon after launch (import, recovery of the previous
+    kill); otherwise at a random instant after its first acknowledged write.
+    """
     child = subprocess.Popen(
         [sys.executable, str(WRITER), str(data_dir), str(first_user_id)],
         stdout=subprocess.PIPE,
@@ -28,10 +49,23 @@ def run_and_kill(data_dir: Path, first_user_id: int, delay: float) -> dict[str, 
         cwd=ROOT,
         env={**os.environ, "PYTHONPATH": str(ROOT)},
     )
-    time.sleep(delay)
+    assert child.stdout is not None and child.stderr is not None
+    out = b""
+    if startup:
+        time.sleep(rng.uniform(0.0, 0.3))
+    else:
+        while b"\n" not in out:
+            chunk = read_some(child.stdout.fileno(), START_TIMEOUT)
+            assert chunk, child.stderr.read().decode()
+            out += chunk
+        time.sleep(rng.uniform(0.0, 0.25))
     child.send_signal(signal.SIGKILL)
-    out, err = child.communicate(timeout=10)
-    assert child.returncode == -signal.SIGKILL, err.decode()
+    while chunk := read_some(child.stdout.fileno(), START_TIMEOUT):
+        out += chunk
+    child.wait(timeout=START_TIMEOUT)
+    assert child.returncode == -signal.SIGKILL, child.stderr.read().decode()
+    child.stdout.close()
+    child.stderr.close()
     acknowledged = {}
     for line in out.decode().splitlines(keepends=True):
         if line.endswith("\n"):  # a line cut by the kill was not seen by anyone
@@ -40,20 +74,13 @@ def run_and_kill(data_dir: Path, first_user_id: int, delay: float) -> dict[str, 
     return acknowledged
 
 
-def test_every_acknowledged_registration_survives_sigkill(tmp_path: Path) -> None:
-    data_dir = tmp_path / "data"
-    rng = random.Random(20260101)
-    started = time.monotonic()
+def lane(data_dir: Path, seed: int) -> int:
+    """Kill the writer ``KILLS_PER_LANE`` times, checking the store after each kill."""
+    rng = random.Random(seed)
     acknowledged: dict[str, int] = {}
-    killed_while_writing = 0
-
-    for kill in range(KILLS):
-        # Mostly while writing; sometimes during start-up and recovery of the previous kill.
-        delay = rng.uniform(0.0, 0.15) if kill % 4 == 0 else rng.uniform(0.25, 0.5)
-        seen = run_and_kill(data_dir, first_user_id=(kill + 1) * 1_000_000, delay=delay)
-        killed_while_writing += bool(seen)
-        acknowledged.update(seen)
-
+    for kill in range(KILLS_PER_LANE):
+        first_user_id = (seed * 100 + kill + 1) * 1_000_000
+        acknowledged |= run_and_kill(data_dir, first_user_id, rng, startup=kill % 4 == 3)
         with Stores.open(data_dir) as stores:
             registrations = stores.registrations
             missing = [
@@ -61,12 +88,19 @@ def test_every_acknowledged_registration_survives_sigkill(tmp_path: Path) -> Non
                 for reg_no, user_id in acknowledged.items()
                 if (registrations.get(reg_no) or {}).get("user_id") != user_id
             ]
-            assert missing == [], f"after kill {kill + 1}: lost {missing[:5]}"
+            assert missing == [], f"{data_dir}, after kill {kill + 1}: lost {missing[:5]}"
             # At most one write per kill can be durable without having been acknowledged.
             assert len(acknowledged) <= len(registrations) <= len(acknowledged) + kill + 1
             numbers = [r["reg_no"] for r in registrations.iter_all()]
             assert len(set(numbers)) == len(numbers)
+    return len(acknowledged)
 
-    assert killed_while_writing >= KILLS // 2
-    assert len(acknowledged) > 1_000
+
+def test_every_acknowledged_registration_survives_sigkill(tmp_path: Path) -> None:
+    started = time.monotonic()
+    with ThreadPoolExecutor(LANES) as pool:
+        futures = [pool.submit(lane, tmp_path / f"data{n}", n + 1) for n in range(LANES)]
+        acknowledged = [future.result() for future in futures]
+    assert LANES * KILLS_PER_LANE >= 20
+    assert all(count >= KILLS_PER_LANE for count in acknowledged)
     assert time.monotonic() - started < TIME_BUDGET

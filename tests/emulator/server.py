@@ -497,13 +497,13 @@ class BotAPIEmulator:
         self._messages.setdefault(chat["id"], {})[message["message_id"]] = message
         return self._queue("message", message)
 
-    def _chat_for(self, user: dict[str, Any], chat_id: int | None, chat_type: str) -> dict:
+    def _chat_for(
+        self, user: dict[str, Any], chat_id: int | None, chat_type: str
+    ) -> dict[str, Any]:
         if chat_type == "private":
             if chat_id not in (None, user["id"]):
                 raise ValueError("a private chat's id is the user's id")
-            chat = self._chats.setdefault(user["id"], factories.private_chat(user))
-            self._reply_keyboards.setdefault(user["id"], None)
-            return chat
+            return self._chats.setdefault(user["id"], factories.private_chat(user))
         if chat_id is None:
             raise ValueError(f"a {chat_type} message needs a chat_id")
         return self.register_group(chat_id, f"Grup {chat_id}", chat_type=chat_type)

@@ -46,6 +46,9 @@ log = logging.getLogger(__name__)
 
 SNAPSHOT_FORMAT = 1
 DEFAULT_COMPACT_MIN_BYTES = 4 * 1024 * 1024
+#: Above this snapshot size, the loaded objects are moved out of the GC's reach (``gc.freeze``):
+#: otherwise every full collection walks millions of documents that live as long as the bot.
+FREEZE_MIN_BYTES = 8 * 1024 * 1024
 
 Doc = dict[str, Any]
 Predicate = Callable[[Mapping[str, Any]], bool]
@@ -179,7 +182,8 @@ class Database:
         try:
             with _gc_paused():
                 data = json.loads(raw)
-                gc.freeze()  # long-lived data: keep it out of every future GC pass
+                if len(raw) >= FREEZE_MIN_BYTES:
+                    gc.freeze()  # long-lived data: keep it out of every later GC pass
         except (UnicodeDecodeError, json.JSONDecodeError) as error:
             line = getattr(error, "lineno", None)
             raise StoreCorruptError(path, "bad_json", line, error=_short(error)) from error

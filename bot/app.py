@@ -71,14 +71,20 @@ async def _post_init(app: AnyApplication) -> None:
     config: Config = app.bot_data["config"]
     services = app.bot_data.get("services")
     if services is None:
-        services = app.bot_data["services"] = Services.create(config)
+        services = app.bot_data["services"] = await Services.create(config)
+    if app.job_queue is not None:
+        app.job_queue.run_repeating(_flush_usage, interval=60, first=60, name="faq-usage")
     menus = app.bot_data["commands"] = CommandMenus(services.texts, config.staff)
     if app.bot_data.get("set_commands", True):
         await menus.apply_defaults(app.bot)
     log.info("bot @%s ready", app.bot.username)
 
 
+async def _flush_usage(context: Any) -> None:
+    await context.bot_data["services"].flush_usage()
+
+
 async def _post_shutdown(app: AnyApplication) -> None:
     services = app.bot_data.pop("services", None)
     if services is not None and app.bot_data.pop("owns_services", True):
-        services.close()
+        await services.close()

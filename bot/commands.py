@@ -16,6 +16,14 @@ log = logging.getLogger(__name__)
 CITIZEN_COMMANDS: list[tuple[str, str]] = [
     ("start", "cmd_start"),
     ("menu", "cmd_menu"),
+    ("cekkelayakan", "cmd_cekkelayakan"),
+    ("daftar", "cmd_daftar"),
+    ("langganan", "cmd_langganan"),
+    ("berhenti", "cmd_berhenti"),
+    ("dataku", "cmd_dataku"),
+    ("hapusdata", "cmd_hapusdata"),
+    ("petugas", "cmd_petugas"),
+    ("batal", "cmd_batal"),
     ("help", "cmd_help"),
     ("bahasa", "cmd_bahasa"),
 ]

@@ -19,6 +19,8 @@ import yaml
 from bot.config import LANGUAGES
 
 TEXTS_DIR = Path(__file__).parent / "texts"
+# Keys of plain-text labels (buttons, command descriptions): not HTML, at most 64 characters.
+PLAIN_PREFIXES = ("btn_", "cmd_")
 
 
 class Markup(str):
@@ -127,6 +129,10 @@ def validate_texts(directory: Path = TEXTS_DIR) -> list[TextProblem]:
             origin.update(dict.fromkeys(data, path.name))
     for key, entry in texts.items():
         for lang, text in entry.items():
+            if key.startswith(PLAIN_PREFIXES):  # button labels and command descriptions
+                if len(text) > 64:
+                    problems.append(TextProblem(origin.get(key, "?"), key, f"{lang}: over 64"))
+                continue
             sample = text.replace("{", "").replace("}", "") if "{" in text else text
             error = check_html(sample)
             if error:

@@ -11,7 +11,8 @@ from bot.ui import keyboard
 MAIN_MENU: tuple[tuple[tuple[str, str], ...], ...] = (
     (("btn_programme", "t:programme"), ("btn_scholarship", "t:scholarship")),
     (("btn_costs", "t:costs"), ("btn_requirements", "t:requirements")),
-    (("btn_all_topics", "m:topics"),),
+    (("btn_screening", "scr:start"), ("btn_register", "reg:start")),
+    (("btn_subscribe", "sub:menu"), ("btn_all_topics", "m:topics")),
     (("btn_ask", "m:ask"), ("btn_contact", "m:contact")),
     (("btn_language", "m:lang"),),
 )

@@ -6,6 +6,7 @@ Created once in ``post_init`` (or injected by tests), closed in ``post_shutdown`
 from __future__ import annotations
 
 import logging
+from collections import Counter
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -37,9 +38,11 @@ class Services:
     db: AsyncStores
     extras: dict[str, Any] = field(default_factory=dict)
     _languages: dict[int, str] = field(default_factory=dict)
+    _usage: Counter[str] = field(default_factory=Counter)
 
     @classmethod
-    def create(cls, config: Config) -> Services:
+    async def create(cls, config: Config) -> Services:
+        """Load content and open the stores (off the event loop)."""
         kb = load_knowledge_base()
         matcher = Matcher(
             kb,
@@ -47,11 +50,22 @@ class Services:
             margin=config.faq.margin,
             max_suggestions=config.faq.max_suggestions,
         )
-        stores = Stores.open(config.data_dir)
-        return cls(config, Texts.load(), kb, matcher, stores, AsyncStores(stores))
+        db = await AsyncStores.open(config.data_dir)
+        return cls(config, Texts.load(), kb, matcher, db.stores, db)
 
-    def close(self) -> None:
-        self.db.close()
+    async def close(self) -> None:
+        await self.flush_usage()
+        await self.db.aclose()
+
+    def count_usage(self, entry_id: str) -> None:
+        """Count one use of a FAQ entry; kept in memory and written by :meth:`flush_usage`."""
+        self._usage[entry_id] += 1
+
+    async def flush_usage(self) -> None:
+        """Add the counted uses to the stored totals in one durable write (statistics only)."""
+        if self._usage:
+            pending, self._usage = self._usage, Counter()
+            await self.call(_add_usage, self.stores, pending)
 
     async def call(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         """Run a repository method off the event loop (one writer per store)."""
@@ -84,6 +98,12 @@ class Services:
 
     def forget_user(self, user_id: int) -> None:
         self._languages.pop(user_id, None)
+
+
+def _add_usage(stores: Stores, pending: Counter[str]) -> None:
+    """Runs in the store's worker thread: read the totals and write them back together."""
+    totals = [(key, int(stores.kv.get("faq_usage", key) or 0) + n) for key, n in pending.items()]
+    stores.kv.put_many("faq_usage", totals)
 
 
 def services(context: ContextTypes.DEFAULT_TYPE) -> Services:

@@ -10,7 +10,7 @@ from telegram.ext import Application, CallbackQueryHandler, ContextTypes, Messag
 
 from bot.i18n import Markup, Texts, escape
 from bot.menu import main_menu
-from bot.services import Services, services
+from bot.services import services
 from bot.ui import answer, column, keyboard, reply, show
 from faq.matcher import Match, Matcher
 from faq.model import Entry, KnowledgeBase
@@ -123,7 +123,7 @@ async def show_entry(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None
         await answer(query, svc.texts.get("stale_button", lang), alert=True)
         return
     await answer(query)
-    await _count_usage(svc, entry.id)
+    svc.count_usage(entry.id)
     if kind == "d" and entry.detail:
         text = svc.texts.render(
             "detail", lang, question=entry.question[lang], detail=Markup(entry.detail[lang])
@@ -208,25 +208,15 @@ async def answer_text(update: Update, context: ContextTypes.DEFAULT_TYPE, text: 
     svc = services(context)
     lang = await svc.language(update.effective_user)
     result = compose_reply(svc.texts, svc.kb, svc.matcher, text, lang)
-    match = result.match
-    if match is not None and match.kind == "answer" and match.entry is not None:
-        await _count_usage(svc, match.entry.id)
-    elif match is not None and match.kind == "fallback":
-        masked = mask_personal_numbers(text[:MAX_QUESTION_CHARS])
-        await svc.call(svc.stores.unanswered.log, masked, lang)
     if result.notice:
         await reply(update, result.notice)
     await reply(update, result.text, result.markup)
-
-
-async def _count_usage(svc: Services, entry_id: str) -> None:
-    await svc.call(_increment, svc, entry_id)
-
-
-def _increment(svc: Services, entry_id: str) -> None:
-    """Count one use of an entry (runs in the store's worker thread: read and write together)."""
-    kv = svc.stores.kv
-    kv.put("faq_usage", entry_id, int(kv.get("faq_usage", entry_id) or 0) + 1)
+    match = result.match  # bookkeeping after the reply: the citizen doesn't wait for it
+    if match is not None and match.kind == "answer" and match.entry is not None:
+        svc.count_usage(match.entry.id)
+    elif match is not None and match.kind == "fallback":
+        masked = mask_personal_numbers(text[:MAX_QUESTION_CHARS])
+        await svc.call(svc.stores.unanswered.log, masked, lang)
 
 
 def register(app: Application) -> None:  # type: ignore[type-arg]

@@ -250,10 +250,15 @@ def _required_text(raw: Any, file: Path, entry: str) -> Text:
     return text
 
 
-def _read_yaml(path: Path) -> Any:
+# libyaml's parser when present: the same safe loading, about ten times faster.
+SafeLoader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+def read_yaml(path: Path) -> Any:
+    """Parse a YAML file safely, or raise :class:`ScreeningDataError`."""
     try:
         with path.open(encoding="utf-8") as fh:
-            return yaml.safe_load(fh)
+            return yaml.load(fh, Loader=SafeLoader)
     except OSError as exc:
         raise ScreeningDataError(path, "file", f"cannot be read ({exc.strerror})") from exc
     except yaml.YAMLError as exc:
@@ -340,12 +345,12 @@ def load_questionnaire(path: Path | None = None) -> Questionnaire:
     """Load the questionnaire (the packaged one by default)."""
     if path is None:
         return _default_questionnaire()
-    return parse_questionnaire(_read_yaml(path), path)
+    return parse_questionnaire(read_yaml(path), path)
 
 
 @cache
 def _default_questionnaire() -> Questionnaire:
-    return parse_questionnaire(_read_yaml(QUESTIONNAIRE_FILE), QUESTIONNAIRE_FILE)
+    return parse_questionnaire(read_yaml(QUESTIONNAIRE_FILE), QUESTIONNAIRE_FILE)
 
 
 # --------------------------------------------------------------------------------------------
@@ -539,12 +544,12 @@ def load_rules(path: Path | None = None) -> RuleSet:
     """Load the rules (the packaged ones by default)."""
     if path is None:
         return _default_rules()
-    return parse_rules(_read_yaml(path), path)
+    return parse_rules(read_yaml(path), path)
 
 
 @cache
 def _default_rules() -> RuleSet:
-    return parse_rules(_read_yaml(RULES_FILE), RULES_FILE)
+    return parse_rules(read_yaml(RULES_FILE), RULES_FILE)
 
 
 # --------------------------------------------------------------------------------------------
@@ -566,8 +571,16 @@ class Consent:
 
 def load_consent(path: Path | None = None) -> Consent:
     """Load the consent notice (the packaged one by default)."""
-    file = path or CONSENT_FILE
-    raw = _mapping(_read_yaml(file), file, "file")
+    return _default_consent() if path is None else _parse_consent(read_yaml(path), path)
+
+
+@cache
+def _default_consent() -> Consent:
+    return _parse_consent(read_yaml(CONSENT_FILE), CONSENT_FILE)
+
+
+def _parse_consent(raw: Any, file: Path) -> Consent:
+    raw = _mapping(raw, file, "file")
     version = raw.get("version")
     if not isinstance(version, str) or not version.strip():
         raise ScreeningDataError(file, "version", "must be a non-empty string")
@@ -677,7 +690,7 @@ def load_texts(path: Path | None = None) -> Texts:
     """Load texts.yaml (the packaged one by default) and check that every key is present."""
     if path is None:
         return _default_texts()
-    return _parse_texts(_read_yaml(path), path)
+    return _parse_texts(read_yaml(path), path)
 
 
 def _parse_texts(raw: Any, file: Path) -> Texts:
@@ -704,7 +717,7 @@ def _parse_texts(raw: Any, file: Path) -> Texts:
 
 @cache
 def _default_texts() -> Texts:
-    return _parse_texts(_read_yaml(TEXTS_FILE), TEXTS_FILE)
+    return _parse_texts(read_yaml(TEXTS_FILE), TEXTS_FILE)
 
 
 # --------------------------------------------------------------------------------------------

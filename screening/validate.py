@@ -16,8 +16,6 @@ from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from screening.model import (
     CONSENT_FILE,
     LANGS,
@@ -38,6 +36,7 @@ from screening.model import (
     load_texts,
     parse_questionnaire,
     parse_rules,
+    read_yaml,
 )
 from screening.rules import Context, dates_for, decide
 
@@ -118,10 +117,9 @@ def validate_screening_data(
 
 def _read(path: Path, problems: list[Problem]) -> Any:
     try:
-        with path.open(encoding="utf-8") as fh:
-            return yaml.safe_load(fh)
-    except (OSError, yaml.YAMLError) as exc:
-        problems.append(Problem(path.name, "file", f"cannot be read as YAML ({exc})"))
+        return read_yaml(path)
+    except ScreeningDataError as exc:
+        problems.append(Problem(exc.file, exc.entry, exc.message))
         return None
 
 

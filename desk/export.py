@@ -25,7 +25,6 @@ from openpyxl.cell import WriteOnlyCell
 from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 from openpyxl.styles import Font
 from openpyxl.utils import get_column_letter
-from openpyxl.worksheet._write_only import WriteOnlyWorksheet
 
 from desk import labels, local_datetime, text
 from screening.identity import load_wilayah
@@ -246,7 +245,7 @@ def export_csv(
     return count
 
 
-def _xlsx_row(ws: WriteOnlyWorksheet, cells: Mapping[str, Cell]) -> list[Any]:
+def _xlsx_row(ws: Any, cells: Mapping[str, Cell]) -> list[Any]:
     row: list[Any] = []
     for column in COLUMNS:
         value = cells[column]
@@ -273,7 +272,7 @@ def export_xlsx(
     """Write ``records`` to an XLSX (streamed, frozen header, auto-filter); return rows."""
     builder = _RowBuilder(lang)
     workbook = Workbook(write_only=True)
-    ws: WriteOnlyWorksheet = workbook.create_sheet(text("export", "sheet", lang))
+    ws = workbook.create_sheet(text("export", "sheet", lang))
     ws.freeze_panes = "A2"
     for index, column in enumerate(COLUMNS, start=1):
         ws.column_dimensions[get_column_letter(index)].width = _WIDTHS[column]

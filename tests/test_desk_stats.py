@@ -1,5 +1,7 @@
 """Desk statistics, their report and chart, and the grouping of unanswered questions."""
 
+import subprocess
+import sys
 import time
 from datetime import date, timedelta
 from pathlib import Path
@@ -186,3 +188,9 @@ def test_ten_thousand_questions_in_well_under_a_second() -> None:
     assert elapsed < 1.0
     assert sum(g.count for g in groups) == len(items)
     assert [g.count for g in groups[:5]] == [2000] * 5
+
+
+def test_desk_and_identity_never_import_telegram() -> None:
+    modules = "desk.export, desk.stats, desk.charts, desk.unanswered, screening.identity"
+    code = f"import sys, {modules}; assert 'telegram' not in sys.modules"
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=Path(__file__).parents[1])

@@ -34,6 +34,7 @@ def build_application(
     services: Services | None = None,
     update_processor: BaseUpdateProcessor | None = None,
     request: BaseRequest | None = None,
+    get_updates_request: BaseRequest | None = None,
     rate_limiter: bool = True,
 ) -> AnyApplication:
     """The real Application, for Telegram, the console chat and the tests alike."""
@@ -49,7 +50,7 @@ def build_application(
     if config.base_url and config.base_file_url:
         builder = builder.base_url(config.base_url).base_file_url(config.base_file_url)
     if request is not None:
-        builder = builder.request(request).get_updates_request(request)
+        builder = builder.request(request).get_updates_request(get_updates_request or request)
     if rate_limiter:
         builder = builder.rate_limiter(AIORateLimiter(max_retries=2))
     app = builder.build()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -10,6 +11,10 @@ import pytest
 
 from tests.emulator import BotAPIEmulator
 from tests.harness import BotHarness, make_config
+
+# python-telegram-bot 22 warns when RetryAfter.retry_after is read as seconds; the bot works with
+# timedelta (set by `python -m bot` too), and warnings are errors in this suite.
+os.environ.setdefault("PTB_TIMEDELTA", "1")
 
 
 @pytest.fixture

@@ -157,9 +157,21 @@ async def test_group_chat_points_to_private_chat(bot: BotHarness) -> None:
 
 
 async def test_stale_button_is_answered(bot: BotHarness) -> None:
+    """Buttons of an older version of the bot (an entry since removed, an unknown prefix)."""
     [welcome] = await bot.send(CITIZEN, "/start")
-    await bot.press(CITIZEN, welcome.message_id or 0, "q:no-such-entry")
-    await bot.press(CITIZEN, welcome.message_id or 0, "zz:unknown")
+    assert welcome.message_id is not None
+    # The old keyboard, as Telegram still shows it on the citizen's screen.
+    old_keyboard = {
+        "inline_keyboard": [
+            [{"text": "old entry", "callback_data": "q:no-such-entry"}],
+            [{"text": "old feature", "callback_data": "zz:unknown"}],
+        ]
+    }
+    bot.emu.set_message_markup(CITIZEN, welcome.message_id, old_keyboard)
+    for data in ("q:no-such-entry", "zz:unknown"):
+        await bot.press(CITIZEN, welcome.message_id, data)
+        answered = bot.emu.calls_for("answerCallbackQuery")[-1]
+        assert answered.params["text"] == TEXTS.get("stale_button", "id")
 
 
 def _link(bot: BotHarness) -> object:

@@ -772,3 +772,7 @@ class Evaluation:
     def outcome(self, programme_id: str) -> str | None:
         """The outcome for a programme, or ``None`` if it was not evaluated."""
         return next((p.outcome for p in self.programmes if p.programme == programme_id), None)
+
+    def outcomes(self) -> dict[str, str]:
+        """Programme id -> outcome, the form stored in a registration's ``screening`` field."""
+        return {result.programme: result.outcome for result in self.programmes}

@@ -356,6 +356,11 @@ def test_yes_no_words(engine: Engine, typed: str, value: bool) -> None:
     assert result.ok and result.value is value
 
 
+def test_consent_marker_accepts_typed_answers(engine: Engine) -> None:
+    assert engine.validate(CONSENT, "Setuju", "id").value is True
+    assert engine.validate(CONSENT, "tidak setuju", "id").value is False
+
+
 def test_unknown_yes_no_word(engine: Engine) -> None:
     result = engine.validate(engine.question("tb_history"), "mungkin", "en")
     assert not result.ok and result.error == "Please answer yes or no."
@@ -556,7 +561,9 @@ def test_html_report_escapes_data_text_and_uses_only_bold() -> None:
 
 
 def test_evaluation_to_dict(engine: Engine) -> None:
-    data = evaluation_to_dict(engine.evaluate(TYPICAL, consent=True), "en")
+    evaluation = engine.evaluate(TYPICAL, consent=True)
+    assert evaluation.outcomes() == {"eps_korea": "needs_preparation"}
+    data = evaluation_to_dict(evaluation, "en")
     assert data["reference_date"] == "2026-06-01" and data["consent"] is True
     (eps,) = data["programmes"]
     assert eps["programme"] == "eps_korea" and eps["outcome"] == "needs_preparation"

@@ -16,7 +16,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from bot.config import LANGUAGES, Config, ConfigError, load_config
-from bot.logging_setup import setup_logging
+from bot.logging_setup import register_secret, setup_logging
 
 log = logging.getLogger("bot")
 
@@ -128,6 +128,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as exc:
         print(exc, file=sys.stderr)
         return 1
+    register_secret(config.token)
     func: Command | None = getattr(args, "func", None)
     if func is None:
         func = cmd_run if config.token else cmd_chat

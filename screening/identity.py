@@ -357,7 +357,8 @@ _PHONE_PATTERN = (
     r"(?:(?:\+62[ .\-]?|\(?0)8\d\d\)?(?:[ .\-]?\d){5,9}|628\d\d(?:[ .\-]?\d){6,9})"
     r"(?!\d)"
 )
-_REDACT_RE = re.compile(f"(?P<nik>{_NIK_PATTERN})|(?P<phone>{_PHONE_PATTERN})")
+# The leading lookahead lets the engine skip quickly over text that cannot start a match.
+_REDACT_RE = re.compile(f"(?=[\\d+(])(?:(?P<nik>{_NIK_PATTERN})|(?P<phone>{_PHONE_PATTERN}))")
 _NON_DIGITS = re.compile(r"\D")
 
 

@@ -40,7 +40,7 @@ def build_application(
     """The real Application, for Telegram, the console chat and the tests alike."""
     if not config.token:
         raise ValueError("a bot token is needed to build the Telegram application")
-    builder = (
+    builder: ApplicationBuilder[Any, Any, Any, Any, Any, Any] = (
         ApplicationBuilder()
         .token(config.token)
         .concurrent_updates(update_processor or PerChatUpdateProcessor())

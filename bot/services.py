@@ -107,4 +107,4 @@ def _add_usage(stores: Stores, pending: Counter[str]) -> None:
 
 
 def services(context: ContextTypes.DEFAULT_TYPE) -> Services:
-    return context.bot_data["services"]  # type: ignore[no-any-return]
+    return context.bot_data["services"]

@@ -66,7 +66,7 @@ async def ignore(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     log.debug("ignored update %s", update.update_id)
 
 
-def register_first(app: Application) -> None:  # type: ignore[type-arg]
+def register_first(app: Application) -> None:
     """Registered before every feature: groups get a pointer to a private chat, and edits are
     answered as questions, so neither ever reaches a conversation."""
     groups = filters.ChatType.GROUPS
@@ -78,7 +78,7 @@ def register_first(app: Application) -> None:  # type: ignore[type-arg]
     )
 
 
-def register(app: Application) -> None:  # type: ignore[type-arg]
+def register(app: Application) -> None:
     """Registered last: the catch-alls."""
     private = filters.ChatType.PRIVATE
     app.add_handler(MessageHandler(filters.COMMAND & private, unknown_command))

@@ -219,7 +219,7 @@ async def answer_text(update: Update, context: ContextTypes.DEFAULT_TYPE, text: 
         await svc.call(svc.stores.unanswered.log, masked, lang)
 
 
-def register(app: Application) -> None:  # type: ignore[type-arg]
+def register(app: Application) -> None:
     app.add_handler(CallbackQueryHandler(show_topics, pattern=r"^m:topics$"))
     app.add_handler(CallbackQueryHandler(show_topic, pattern=r"^t:"))
     app.add_handler(CallbackQueryHandler(show_entry, pattern=r"^[qd]:"))
@@ -228,7 +228,7 @@ def register(app: Application) -> None:  # type: ignore[type-arg]
     app.add_handler(CallbackQueryHandler(none_of_these, pattern=r"^m:none$"))
 
 
-def register_questions(app: Application) -> None:  # type: ignore[type-arg]
+def register_questions(app: Application) -> None:
     """Free text as questions: registered after every conversation, as the last text handler."""
     app.add_handler(
         MessageHandler(filters.TEXT & ~filters.COMMAND & filters.ChatType.PRIVATE, question)

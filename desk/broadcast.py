@@ -1,0 +1,725 @@
+"""Announcements to many chats: a durable outbox and a paced, resumable, exactly-once delivery.
+
+Pure asyncio, never imports ``telegram``: the bot hands :class:`Delivery` a ``send`` coroutine
+that raises this module's errors (:class:`RateLimited`, :class:`Unreachable`...), so the same
+core runs against Telegram, the local emulator and the tests' fakes.
+
+Exactly once
+    Before a recipient is attempted its *intent* ("inflight") is durable; its outcome is recorded
+    afterwards. Intents and outcomes are written together in small batches by
+    :meth:`Outbox.record`: one appended journal line and one fsync per batch
+    (``store/durable.py``), never a rewrite of a file per recipient. After a crash, a recipient
+    whose intent was recorded but not its outcome may or may not have received the message: it is
+    counted ``unknown`` and never sent again. A graceful stop (deploy, restart) waits for the sends
+    in flight and puts the recipients claimed but not yet attempted back to ``pending``, so a
+    restart loses nobody and sends nobody a second copy.
+
+Pace
+    Sends start on a fixed schedule of ``rate_per_second`` (at most 30), several in flight at once.
+    A 429 pauses every send for its ``retry_after`` and retries that recipient. A chat that cannot
+    be reached (bot blocked, account deactivated, chat not found) is recorded ``blocked``, reported
+    to ``on_unreachable`` and never retried. Other transient errors are retried ``max_retries``
+    times with exponential backoff, never sooner than ``per_chat_interval`` after the last attempt.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import heapq
+import itertools
+import logging
+import re
+import time
+from collections import deque
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from dataclasses import asdict, dataclass, field, fields
+from datetime import datetime, tzinfo
+from typing import Any
+
+from store import Database, Stores
+from store.clock import Clock, iso, utc_now
+from store.durable import Doc
+
+log = logging.getLogger(__name__)
+
+#: States of an announcement in the outbox.
+SCHEDULED, RUNNING, DONE, CANCELLED = "scheduled", "running", "done", "cancelled"
+#: States of one recipient; the last five are final.
+PENDING, INFLIGHT = "pending", "inflight"
+SENT, FAILED, BLOCKED, UNKNOWN, SKIPPED = "sent", "failed", "blocked", "unknown", "skipped"
+FINAL_STATES = (SENT, FAILED, BLOCKED, UNKNOWN, SKIPPED)
+
+#: Who an announcement goes to: every active subscriber, every active registration, or the
+#: registrations with one screening outcome, interest, kecamatan or follow-up status.
+AUDIENCE_KINDS = ("subscribers", "registered", "outcome", "programme", "kecamatan", "status")
+MAX_RATE = 30.0
+#: How often outcomes are made durable when few recipients are being sent (seconds).
+FLUSH_SECONDS = 1.0
+#: A recipient answered with 429 this many times in a row is given up as failed.
+MAX_RATE_LIMITED = 10
+_LOCAL_TIME = re.compile(r"^\s*(\d{1,2})-(\d{1,2})-(\d{4})\s+(\d{1,2})[:.](\d{2})\s*$")
+
+
+# -- errors the sender raises --------------------------------------------------------------
+
+
+class DeliveryError(Exception):
+    """Base of the errors a ``send`` coroutine raises for one recipient."""
+
+
+class RateLimited(DeliveryError):
+    """Too many requests (429): wait ``retry_after`` seconds, then retry the same recipient."""
+
+    def __init__(self, retry_after: float) -> None:
+        super().__init__(f"rate limited, retry after {retry_after:g} s")
+        self.retry_after = retry_after
+
+
+class Unreachable(DeliveryError):
+    """The chat cannot receive messages (blocked, deactivated, not found): never retried."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+class TransientError(DeliveryError):
+    """The message was not delivered this time (network, server error): retried with backoff."""
+
+
+class PermanentError(DeliveryError):
+    """This message cannot be sent to this chat (e.g. a bad request): failed, not retried."""
+
+
+class UncertainError(DeliveryError):
+    """The request may or may not have arrived (timeout): counted unknown, never resent."""
+
+
+# -- values ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Recipient:
+    chat_id: int
+    lang: str = "id"
+
+
+@dataclass(frozen=True)
+class Audience:
+    """``kind`` is one of :data:`AUDIENCE_KINDS`; ``value`` the filter value, if it has one."""
+
+    kind: str
+    value: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.kind not in AUDIENCE_KINDS:
+            raise ValueError(f"unknown audience {self.kind!r}")
+        if (self.value is None) != (self.kind in ("subscribers", "registered")):
+            raise ValueError(f"audience {self.kind!r} with value {self.value!r}")
+
+    def as_dict(self) -> dict[str, str | None]:
+        return {"kind": self.kind, "value": self.value}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Audience:
+        return cls(data["kind"], data.get("value"))
+
+
+@dataclass(frozen=True)
+class Pace:
+    """How fast and how stubbornly to deliver (``broadcast`` in config.yaml)."""
+
+    rate_per_second: float = 25.0
+    per_chat_interval: float = 1.0
+    max_retries: int = 3
+    progress_interval: float = 5.0
+    backoff: float = 1.0
+    max_in_flight: int = 32
+
+    def __post_init__(self) -> None:
+        if not 0 < self.rate_per_second <= MAX_RATE:
+            raise ValueError(f"rate_per_second must be in (0, {MAX_RATE:g}]")
+
+    @property
+    def batch(self) -> int:
+        """Recipients claimed (intent recorded) per durable write: about half a second's worth."""
+        return max(1, round(self.rate_per_second / 2))
+
+
+@dataclass
+class Figures:
+    """Delivery figures of one announcement."""
+
+    total: int = 0
+    sent: int = 0
+    failed: int = 0
+    blocked: int = 0
+    unknown: int = 0
+    skipped: int = 0
+    retries: int = 0
+    rate_limited: int = 0
+
+    @property
+    def settled(self) -> int:
+        """Recipients with a final outcome."""
+        return self.sent + self.failed + self.blocked + self.unknown + self.skipped
+
+    @property
+    def remaining(self) -> int:
+        return self.total - self.settled
+
+    def count(self, state: str) -> None:
+        setattr(self, state, getattr(self, state) + 1)
+
+    def as_dict(self) -> dict[str, int]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any] | None) -> Figures:
+        names = {f.name for f in fields(cls)}
+        return cls(**{k: int(v) for k, v in (data or {}).items() if k in names})
+
+
+@dataclass(frozen=True)
+class Progress:
+    """A moment of a running delivery, for the staff member's live message."""
+
+    figures: Figures
+    elapsed: float
+    eta_seconds: float
+    finished: bool = False
+
+    @property
+    def rate(self) -> float:
+        """Recipients settled per second so far."""
+        return self.figures.settled / self.elapsed if self.elapsed > 0 else 0.0
+
+
+def parse_local_time(text: str, zone: tzinfo) -> datetime | None:
+    """``"28-11-2026 09:00"`` (day-month-year hour:minute) in ``zone``, or None if malformed."""
+    found = _LOCAL_TIME.match(text)
+    if not found:
+        return None
+    day, month, year, hour, minute = (int(part) for part in found.groups())
+    try:
+        return datetime(year, month, day, hour, minute, tzinfo=zone)
+    except ValueError:
+        return None
+
+
+# -- the outbox ------------------------------------------------------------------------------
+
+
+class Outbox:
+    """Announcements and, while one runs, the state of each of its recipients.
+
+    In the database ``broadcasts``: table ``outbox`` (one document per announcement), table
+    ``figures`` (its delivery figures, small, rewritten with every batch) and, while it runs, a
+    table ``recipients_<id>`` with ``{"c": chat_id, "l": lang, "s": state}`` per recipient,
+    dropped when it finishes (the figures stay). Methods are blocking: call them off the event
+    loop (``AsyncStores.call`` runs them in this store's own thread).
+    """
+
+    def __init__(self, database: Database, *, clock: Clock = utc_now) -> None:
+        self.database = database
+        self._clock = clock
+        self._outbox = database.table("outbox")
+        self._figures = database.table("figures")
+        self._meta = database.table("meta")
+
+    # -- reading ----------------------------------------------------------------------------
+
+    def get(self, broadcast_id: str) -> Doc | None:
+        """The announcement with its current ``figures``, or None."""
+        doc = self._outbox.get(broadcast_id)
+        if doc is not None:
+            doc["figures"] = self._figures.get(broadcast_id) or Figures().as_dict()
+        return doc
+
+    def history(self, *, states: Iterable[str] | None = None, limit: int = 20) -> list[Doc]:
+        """Announcements newest first (optionally only in ``states``), with their figures."""
+        wanted = set(states) if states is not None else None
+        keys = [
+            key
+            for key in reversed(self._outbox.keys())
+            if wanted is None or (self._outbox.get(key) or {}).get("state") in wanted
+        ][:limit]
+        return [doc for doc in map(self.get, keys) if doc is not None]
+
+    def ids_in(self, state: str) -> list[str]:
+        """Ids of the announcements in ``state``, oldest first."""
+        return [doc["id"] for doc in self._outbox.find(lambda doc: doc["state"] == state)]
+
+    # -- writing ----------------------------------------------------------------------------
+
+    def create(
+        self,
+        *,
+        author: int,
+        chat_id: int,
+        lang: str,
+        content: Mapping[str, Any],
+        audience: Audience,
+        scheduled_for: datetime | None = None,
+    ) -> Doc:
+        """A new announcement, scheduled or (``scheduled_for`` None) to be started right away."""
+        now = iso(self._clock())
+        with self.database.batch() as batch:
+            number = int((self._meta.get("next_id") or {"n": 1})["n"])
+            broadcast_id = str(number)
+            doc: Doc = {
+                "id": broadcast_id,
+                "state": SCHEDULED,
+                "author": author,
+                "chat_id": chat_id,
+                "lang": lang,
+                "content": dict(content),
+                "audience": audience.as_dict(),
+                "created_at": now,
+                "scheduled_for": iso(scheduled_for) if scheduled_for else None,
+                "started_at": None,
+                "finished_at": None,
+                "report": None,
+            }
+            batch.put("meta", "next_id", {"n": number + 1})
+            batch.put("outbox", broadcast_id, doc)
+            batch.put("figures", broadcast_id, Figures().as_dict())
+        return self.get(broadcast_id) or doc
+
+    def set_report(self, broadcast_id: str, chat_id: int, message_id: int) -> None:
+        """Remember the staff message that shows the progress (edited again after a restart)."""
+        self._update(broadcast_id, report={"chat_id": chat_id, "message_id": message_id})
+
+    def begin(self, broadcast_id: str, recipients: Sequence[Recipient]) -> Doc | None:
+        """Freeze the recipient list and mark the announcement running, in one durable write.
+
+        Returns None unless the announcement is scheduled (a cancelled or finished one never
+        starts; a running one keeps the recipients it has).
+        """
+        with self.database.locked():
+            doc = self._outbox.get(broadcast_id)
+            if doc is None or doc["state"] != SCHEDULED:
+                return None
+            unique = list({r.chat_id: r for r in recipients}.values())
+            doc.update(state=RUNNING, started_at=iso(self._clock()))
+            table = _recipients(broadcast_id)
+            with self.database.batch() as batch:
+                for index, recipient in enumerate(unique):
+                    batch.put(table, _key(index), _recipient_doc(recipient, PENDING))
+                batch.put("outbox", broadcast_id, doc)
+                batch.put("figures", broadcast_id, Figures(total=len(unique)).as_dict())
+            return self.get(broadcast_id)
+
+    def resume(self, broadcast_id: str) -> tuple[list[tuple[int, Recipient]], Figures]:
+        """The recipients still to send, and the figures so far, of a running announcement.
+
+        Recipients whose send was in flight when the bot stopped (intent recorded, outcome not)
+        become ``unknown`` here, durably, and are never sent again.
+        """
+        with self.database.locked():
+            doc = self._outbox.get(broadcast_id)
+            if doc is None or doc["state"] != RUNNING:
+                raise LookupError(f"broadcast {broadcast_id} is not running")
+            table = self.database.table(_recipients(broadcast_id))
+            stored = Figures.from_dict(self._figures.get(broadcast_id))
+            figures = Figures(total=0, retries=stored.retries, rate_limited=stored.rate_limited)
+            pending: list[tuple[int, Recipient]] = []
+            lost: list[tuple[str, Doc]] = []
+            for key, entry in table.items():
+                figures.total += 1
+                recipient, state = Recipient(entry["c"], entry["l"]), entry["s"]
+                if state == PENDING:
+                    pending.append((int(key), recipient))
+                    continue
+                if state == INFLIGHT:
+                    lost.append((key, _recipient_doc(recipient, UNKNOWN)))
+                    state = UNKNOWN
+                figures.count(state)
+            if lost:
+                log.warning("broadcast %s: %d sends of unknown outcome", broadcast_id, len(lost))
+                with self.database.batch() as batch:
+                    for key, doc in lost:
+                        batch.put(table.name, key, doc)
+                    batch.put("figures", broadcast_id, figures.as_dict())
+            return pending, figures
+
+    def record(
+        self,
+        broadcast_id: str,
+        figures: Figures,
+        *,
+        outcomes: Sequence[tuple[int, Recipient, str]] = (),
+        claims: Sequence[tuple[int, Recipient]] = (),
+        releases: Sequence[tuple[int, Recipient]] = (),
+    ) -> None:
+        """One durable write: final ``outcomes``, the intents of ``claims`` (about to be sent),
+        ``releases`` (claimed, never attempted: back to pending) and the figures."""
+        table = _recipients(broadcast_id)
+        with self.database.batch() as batch:
+            for index, recipient, state in outcomes:
+                batch.put(table, _key(index), _recipient_doc(recipient, state))
+            for index, recipient in claims:
+                batch.put(table, _key(index), _recipient_doc(recipient, INFLIGHT))
+            for index, recipient in releases:
+                batch.put(table, _key(index), _recipient_doc(recipient, PENDING))
+            batch.put("figures", broadcast_id, figures.as_dict())
+
+    def finish(self, broadcast_id: str, state: str, figures: Figures) -> Doc | None:
+        """Close a running announcement (``done`` or ``cancelled``) with its final figures and
+        forget its recipient list, in one durable write."""
+        with self.database.locked():
+            doc = self._outbox.get(broadcast_id)
+            if doc is None:
+                return None
+            table = self.database.table(_recipients(broadcast_id))
+            doc.update(state=state, finished_at=iso(self._clock()))
+            with self.database.batch() as batch:
+                for key in table:
+                    batch.delete(table.name, key)
+                batch.put("outbox", broadcast_id, doc)
+                batch.put("figures", broadcast_id, figures.as_dict())
+            return self.get(broadcast_id)
+
+    def cancel_scheduled(self, broadcast_id: str) -> Doc | None:
+        """Cancel an announcement that has not started; None if it is not scheduled."""
+        with self.database.locked():
+            doc = self._outbox.get(broadcast_id)
+            if doc is None or doc["state"] != SCHEDULED:
+                return None
+            return self._update(broadcast_id, state=CANCELLED, finished_at=iso(self._clock()))
+
+    def _update(self, broadcast_id: str, **changes: Any) -> Doc | None:
+        with self.database.locked():
+            doc = self._outbox.get(broadcast_id)
+            if doc is None:
+                return None
+            doc.update(changes)
+            self._outbox.put(broadcast_id, doc)
+            return self.get(broadcast_id)
+
+
+def _recipients(broadcast_id: str) -> str:
+    return f"recipients_{broadcast_id}"
+
+
+def _key(index: int) -> str:
+    return f"{index:07d}"
+
+
+def _recipient_doc(recipient: Recipient, state: str) -> Doc:
+    return {"c": recipient.chat_id, "l": recipient.lang, "s": state}
+
+
+# -- audiences -------------------------------------------------------------------------------
+
+
+def resolve_audience(
+    stores: Stores, audience: Audience, default_lang: str = "id"
+) -> list[Recipient]:
+    """The chats an announcement goes to, each once, in the reader's language.
+
+    ``subscribers``: every active subscription. The registration audiences take active
+    registrations (or, with a ``status`` filter, those in that status) and leave out every chat
+    that unsubscribed or cannot be reached: an opt-out always wins.
+    """
+    if audience.kind == "subscribers":
+        chats = stores.subscribers.active_chat_ids()
+    else:
+        filters: dict[str, Any] = {}
+        if audience.kind != "registered":
+            filters[audience.kind] = audience.value
+        records = stores.registrations.search(**filters)
+        opted_out = {
+            doc["chat_id"]
+            for doc in stores.subscribers.database.table("subscribers").find(
+                lambda doc: not doc["active"]
+            )
+        }
+        chats = [
+            record["chat_id"]
+            for record in reversed(records)  # oldest first
+            if record.get("chat_id") is not None
+            and record["chat_id"] not in opted_out
+            and "anonymised_at" not in record
+            and (audience.kind == "status" or record.get("status") != "tidak_lanjut")
+        ]
+    return [
+        Recipient(chat, stores.users.language(chat) or default_lang)
+        for chat in dict.fromkeys(chats)
+    ]
+
+
+# -- delivery --------------------------------------------------------------------------------
+
+Send = Callable[[Recipient], Awaitable[None]]
+Blocking = Callable[..., Awaitable[Any]]
+ProgressHook = Callable[[Progress], Awaitable[None]]
+UnreachableHook = Callable[[Recipient, str], Awaitable[None]]
+
+
+@dataclass(order=True)
+class _Retry:
+    due: float
+    seq: int
+    item: _Item = field(compare=False)
+
+
+@dataclass
+class _Item:
+    index: int
+    recipient: Recipient
+    attempts: int = 0
+    rate_limited: int = 0
+
+
+class Delivery:
+    """Delivers one running announcement from the outbox, exactly once per recipient.
+
+    ``run()`` returns the final figures; ``stop()`` (shutdown: resumable later) and ``cancel()``
+    (staff: the rest is skipped) end it early and gracefully. ``run_blocking(fn, *args)`` runs
+    an outbox method off the event loop (``AsyncStores.call`` or ``asyncio.to_thread``).
+    """
+
+    def __init__(
+        self,
+        outbox: Outbox,
+        broadcast_id: str,
+        send: Send,
+        pace: Pace,
+        *,
+        run_blocking: Blocking = asyncio.to_thread,
+        on_progress: ProgressHook | None = None,
+        on_unreachable: UnreachableHook | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.outbox = outbox
+        self.id = broadcast_id
+        self.pace = pace
+        self.figures = Figures()
+        self._send = send
+        self._blocking = run_blocking
+        self._on_progress = on_progress
+        self._on_unreachable = on_unreachable
+        self._clock = clock
+        self._pending: deque[_Item] = deque()
+        self._claimed: deque[_Item] = deque()
+        self._retries: list[_Retry] = []
+        self._outcomes: list[tuple[int, Recipient, str]] = []
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._slots = asyncio.Semaphore(pace.max_in_flight)
+        self._changed = asyncio.Event()
+        self._sync_task: asyncio.Task[None] | None = None
+        self._seq = itertools.count()
+        self._paused_until = 0.0
+        self._last_sync = 0.0
+        self._started = 0.0
+        self._stopping = False
+        self._cancelled = False
+        self.finished = False
+
+    # -- control ----------------------------------------------------------------------------
+
+    def stop(self) -> None:
+        """Stop after the sends in flight; the announcement stays running and resumes later."""
+        self._stopping = True
+        self._changed.set()
+
+    def cancel(self) -> None:
+        """Stop after the sends in flight and close the announcement; the rest is skipped."""
+        self._cancelled = True
+        self.stop()
+
+    def progress(self) -> Progress:
+        elapsed = self._clock() - self._started if self._started else 0.0
+        wait = max(0.0, self._paused_until - self._clock())
+        eta = self.figures.remaining / self.pace.rate_per_second + wait
+        return Progress(Figures(**self.figures.as_dict()), elapsed, eta, self.finished)
+
+    # -- the run ----------------------------------------------------------------------------
+
+    async def run(self) -> Figures:
+        """Deliver until every recipient has an outcome, or until stopped or cancelled."""
+        pending, self.figures = await self._blocking(self.outbox.resume, self.id)
+        self._pending = deque(_Item(index, recipient) for index, recipient in pending)
+        self._started = self._last_sync = self._clock()
+        ticker = asyncio.create_task(self._tick()) if self._on_progress else None
+        try:
+            await self._deliver()
+            if self._tasks:
+                await asyncio.gather(*self._tasks)
+            await self._settle_sync()
+            await self._close()
+        finally:
+            if ticker is not None:
+                ticker.cancel()
+        return self.figures
+
+    async def _deliver(self) -> None:
+        interval = 1.0 / self.pace.rate_per_second
+        next_slot = self._clock()
+        while True:
+            await self._wait_until(max(next_slot, self._paused_until))
+            item = await self._next_item()
+            if item is None:
+                return
+            if self._paused_until > self._clock():  # a 429 arrived meanwhile: keep the order
+                self._claimed.appendleft(item)
+                continue
+            await self._slots.acquire()
+            task = asyncio.create_task(self._attempt(item))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+            next_slot = max(next_slot + interval, self._clock() - interval)
+
+    async def _wait_until(self, moment: float) -> None:
+        while not self._stopping and (delay := moment - self._clock()) > 0:
+            await self._wait(delay)
+
+    async def _wait(self, timeout: float | None) -> None:
+        """Sleep until something changes (a send ends, a claim is durable, stop) or timeout."""
+        self._changed.clear()
+        try:
+            async with asyncio.timeout(timeout):
+                await self._changed.wait()
+        except TimeoutError:
+            pass
+
+    async def _next_item(self) -> _Item | None:
+        """The next recipient to attempt (its intent already durable), or None when finished."""
+        while not self._stopping:
+            self._maybe_sync()
+            now = self._clock()
+            if self._retries and self._retries[0].due <= now:
+                return heapq.heappop(self._retries).item
+            if self._claimed:
+                return self._claimed.popleft()
+            if self._sync_task is not None:
+                await asyncio.shield(self._sync_task)
+                continue
+            if not self._pending and not self._retries and not self._tasks:
+                return None
+            wait = self._retries[0].due - now if self._retries else FLUSH_SECONDS
+            await self._wait(min(wait, FLUSH_SECONDS))
+        return None
+
+    def _maybe_sync(self) -> None:
+        """Claim the next batch when few are left, and make outcomes durable in batches."""
+        if self._sync_task is not None:
+            if not self._sync_task.done():
+                return
+            task, self._sync_task = self._sync_task, None
+            task.result()  # a failed write stops the delivery
+        batch = self.pace.batch
+        claim = batch if self._pending and len(self._claimed) < batch else 0
+        due = len(self._outcomes) >= batch or (
+            self._outcomes and self._clock() - self._last_sync >= FLUSH_SECONDS
+        )
+        if claim or due:
+            claims = [self._pending.popleft() for _ in range(min(claim, len(self._pending)))]
+            outcomes, self._outcomes = self._outcomes, []
+            figures = Figures(**self.figures.as_dict())  # exactly the outcomes written
+            self._sync_task = asyncio.create_task(self._sync(outcomes, claims, figures))
+
+    async def _sync(
+        self, outcomes: list[tuple[int, Recipient, str]], claims: list[_Item], figures: Figures
+    ) -> None:
+        await self._blocking(
+            self.outbox.record,
+            self.id,
+            figures,
+            outcomes=outcomes,
+            claims=[(item.index, item.recipient) for item in claims],
+        )
+        self._claimed.extend(claims)
+        self._last_sync = self._clock()
+        self._changed.set()
+
+    async def _settle_sync(self) -> None:
+        if self._sync_task is not None:
+            task, self._sync_task = self._sync_task, None
+            await task
+
+    async def _attempt(self, item: _Item) -> None:
+        """Send to one recipient and file the outcome (final, or a retry)."""
+        item.attempts += 1
+        try:
+            await self._send(item.recipient)
+        except RateLimited as error:
+            self.figures.rate_limited += 1
+            now = self._clock()
+            self._paused_until = max(self._paused_until, now + error.retry_after)
+            item.rate_limited += 1
+            item.attempts -= 1  # a 429 is Telegram's pace, not this recipient's failure
+            if item.rate_limited > MAX_RATE_LIMITED:
+                self._settle(item, FAILED)
+            else:
+                self._retry(item, now + max(error.retry_after, self.pace.per_chat_interval))
+        except Unreachable as error:
+            self._settle(item, BLOCKED)
+            if self._on_unreachable is not None:
+                try:
+                    await self._on_unreachable(item.recipient, error.reason)
+                except Exception:
+                    log.exception("broadcast %s: on_unreachable failed", self.id)
+        except TransientError as error:
+            if item.attempts > self.pace.max_retries:
+                log.warning(
+                    "broadcast %s: giving up after %d tries: %s", self.id, item.attempts, error
+                )
+                self._settle(item, FAILED)
+            else:
+                self.figures.retries += 1
+                delay = self.pace.backoff * 2 ** (item.attempts - 1)
+                self._retry(item, self._clock() + max(delay, self.pace.per_chat_interval))
+        except UncertainError:
+            self._settle(item, UNKNOWN)
+        except PermanentError as error:
+            log.info("broadcast %s: not deliverable: %s", self.id, error)
+            self._settle(item, FAILED)
+        except Exception:
+            log.exception("broadcast %s: unexpected error while sending", self.id)
+            self._settle(item, FAILED)
+        else:
+            self._settle(item, SENT)
+        finally:
+            self._slots.release()
+            self._changed.set()
+
+    def _settle(self, item: _Item, state: str) -> None:
+        self.figures.count(state)
+        self._outcomes.append((item.index, item.recipient, state))
+
+    def _retry(self, item: _Item, due: float) -> None:
+        heapq.heappush(self._retries, _Retry(due, next(self._seq), item))
+
+    async def _close(self) -> None:
+        """Finish the announcement, or (stopped) record what is left to resume later."""
+        unsent = [*self._claimed, *(retry.item for retry in self._retries)]
+        if self._cancelled:
+            for item in [*unsent, *self._pending]:
+                self._settle(item, SKIPPED)
+        if self._cancelled or not (unsent or self._pending):
+            state = CANCELLED if self._cancelled else DONE
+            await self._blocking(self.outbox.finish, self.id, state, self.figures)
+            self.finished = True
+        else:
+            await self._blocking(
+                self.outbox.record,
+                self.id,
+                self.figures,
+                outcomes=self._outcomes,
+                releases=[(item.index, item.recipient) for item in unsent],
+            )
+        self._outcomes = []
+        self._claimed.clear()
+        self._retries.clear()
+
+    async def _tick(self) -> None:
+        """Report progress every ``progress_interval`` seconds (a slow report skips a beat)."""
+        assert self._on_progress is not None
+        while True:
+            await asyncio.sleep(self.pace.progress_interval)
+            try:
+                await self._on_progress(self.progress())
+            except Exception:
+                log.exception("broadcast %s: progress report failed", self.id)

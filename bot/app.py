@@ -20,6 +20,8 @@ from bot.commands import CommandMenus
 from bot.config import Config
 from bot.errors import error_handler
 from bot.handlers import fallbacks, faq, start
+from bot.handlers import screening as screening_handlers
+from bot.persistence import StorePersistence
 from bot.processing import PerChatUpdateProcessor
 from bot.services import Services
 
@@ -40,12 +42,14 @@ def build_application(
     """The real Application, for Telegram, the console chat and the tests alike."""
     if not config.token:
         raise ValueError("a bot token is needed to build the Telegram application")
+    persistence = StorePersistence()  # conversation states and user_data in stores.kv
     builder: ApplicationBuilder[Any, Any, Any, Any, Any, Any] = (
         ApplicationBuilder()
         .token(config.token)
         .concurrent_updates(update_processor or PerChatUpdateProcessor())
         .post_init(_post_init)
         .post_shutdown(_post_shutdown)
+        .persistence(persistence)
     )
     if config.base_url and config.base_file_url:
         builder = builder.base_url(config.base_url).base_file_url(config.base_file_url)
@@ -54,6 +58,7 @@ def build_application(
     if rate_limiter:
         builder = builder.rate_limiter(AIORateLimiter(max_retries=2))
     app = builder.build()
+    persistence.attach(app)  # reads the stores of the services (opened on first use)
     app.bot_data["config"] = config
     app.bot_data["owns_services"] = services is None
     if services is not None:
@@ -62,6 +67,7 @@ def build_application(
     fallbacks.register_first(app)
     start.register(app)
     faq.register(app)
+    screening_handlers.register(app)  # a conversation: before free text as questions
     faq.register_questions(app)
     fallbacks.register(app)
     app.add_error_handler(error_handler)

@@ -1,0 +1,527 @@
+"""The eligibility questionnaire (/cekkelayakan): one conversation state and a step pointer.
+
+The questions, their order and conditions, validation and the result all come from
+``screening.engine.Engine``; this module only shows the current step and applies what the citizen
+taps or types. The session lives in ``context.user_data["screening"]`` as JSON data::
+
+    {"answers": {question id: value}, "consent": None | bool,
+     "step": question id | "consent" | "review", "picked": [choice ids of a multi question]}
+
+Every change is written to the store before the bot replies (:func:`_commit`), so a restart, even
+a ``kill -9``, continues at the same question. Buttons carry the question they answer
+(``scr:a:<question>:<choice>``), so a button from an old screen is recognised and the citizen is
+shown the current question instead of having the tap applied blindly.
+
+Callback data: ``scr:start``, ``scr:x`` (cancel), ``scr:a:<q>:<choice>`` (single / yes-no),
+``scr:t:<q>:<choice>`` (toggle), ``scr:done:<q>``, ``scr:back:<step>``, ``scr:cons:y|n``,
+``scr:edit:<q>``, ``scr:ok`` (review confirmed).
+"""
+
+from __future__ import annotations
+
+import logging
+import warnings
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from telegram import InlineKeyboardMarkup, Update
+from telegram.ext import (
+    Application,
+    CallbackQueryHandler,
+    CommandHandler,
+    ContextTypes,
+    ConversationHandler,
+    MessageHandler,
+    filters,
+)
+from telegram.warnings import PTBUserWarning
+
+from bot.handlers.faq import answer_text
+from bot.i18n import Markup, escape
+from bot.menu import main_menu
+from bot.services import Services, services
+from bot.ui import Button, answer, keyboard, reply, show
+from screening.engine import CONSENT_ID, Engine, Question
+from screening.report import format_evaluation
+
+log = logging.getLogger(__name__)
+
+NAME = "screening"  # the conversation's name in the persistence
+ASKING = 1  # the one state: the step pointer in the session says which question
+SESSION_KEY = "screening"
+REVIEW = "review"
+CONSENT_PURPOSE = "screening"
+CHOICE_TYPES = frozenset({"single", "multi", "yesno"})
+YES, NO = "y", "n"
+Context = ContextTypes.DEFAULT_TYPE
+Rows = list[list[Button]]
+
+
+@dataclass
+class Session:
+    """One citizen's questionnaire in progress."""
+
+    answers: dict[str, Any] = field(default_factory=dict)
+    consent: bool | None = None
+    step: str = ""
+    picked: list[str] = field(default_factory=list)
+
+    @classmethod
+    def of(cls, context: Context) -> Session | None:
+        raw = (context.user_data or {}).get(SESSION_KEY)
+        if not isinstance(raw, dict):
+            return None
+        return cls(**{key: raw[key] for key in cls.__dataclass_fields__ if key in raw})
+
+
+def engine_of(svc: Services) -> Engine:
+    """The engine, built once per process with the configured reference date."""
+    engine = svc.extras.get("screening_engine")
+    if engine is None:
+        engine = svc.extras["screening_engine"] = Engine.default(svc.config.reference_date)
+    return engine
+
+
+async def _commit(update: Update, context: Context, session: Session | None) -> None:
+    """Keep ``session`` (or forget it) and make it durable before the bot replies."""
+    user, chat = update.effective_user, update.effective_chat
+    assert user is not None and chat is not None and context.user_data is not None
+    if session is None:
+        context.user_data.pop(SESSION_KEY, None)
+    else:
+        context.user_data[SESSION_KEY] = asdict(session)
+    app = context.application
+    if app.persistence is None:
+        return
+    app.mark_data_for_update_persistence(user_ids=user.id)
+    await app.update_persistence()
+    # The ConversationHandler records its state only after this callback returns; write it now
+    # too, so even a kill right after the reply finds the citizen in the questionnaire.
+    state = ASKING if session is not None else None
+    await app.persistence.update_conversation(NAME, (chat.id, user.id), state)
+
+
+# -- moving through the questionnaire ----------------------------------------------------------
+
+
+def _advance(engine: Engine, session: Session) -> None:
+    """Drop answers that no longer apply and point at the next unanswered step (or the review)."""
+    session.answers = engine.prune(session.answers, consent=session.consent)
+    question = engine.next_question(session.answers, consent=session.consent)
+    _go_to(engine, session, question.id if question is not None else REVIEW)
+
+
+def _go_to(engine: Engine, session: Session, step: str) -> None:
+    session.step = step
+    current = session.answers.get(step)
+    multi = step not in (REVIEW, CONSENT_ID) and engine.question(step).type == "multi"
+    session.picked = list(current or []) if multi else []
+
+
+def _previous(engine: Engine, session: Session) -> Question | None:
+    """The step before the current one, for the Back button."""
+    if session.step == REVIEW:
+        sequence = engine.sequence(session.answers, consent=session.consent)
+        return sequence[-1] if sequence else None
+    return engine.previous_question(session.answers, session.step, consent=session.consent)
+
+
+def _applies(engine: Engine, session: Session, step: str) -> bool:
+    sequence = engine.sequence(session.answers, consent=session.consent)
+    return any(question.id == step for question in sequence)
+
+
+# -- screens -------------------------------------------------------------------------------------
+
+
+def _screen(svc: Services, session: Session, lang: str) -> tuple[Markup, InlineKeyboardMarkup]:
+    """The text and buttons of the session's current step."""
+    engine = engine_of(svc)
+    if session.step == REVIEW:
+        return _review_screen(svc, engine, session, lang)
+    if session.step == CONSENT_ID:
+        return _consent_screen(svc, engine, session, lang)
+    return _question_screen(svc, engine, session, lang)
+
+
+def _nav_row(svc: Services, engine: Engine, session: Session, lang: str) -> list[Button]:
+    row: list[Button] = []
+    if _previous(engine, session) is not None:
+        row.append((svc.texts.get("btn_back", lang), f"scr:back:{session.step}"))
+    row.append((svc.texts.get("btn_scr_cancel", lang), "scr:x"))
+    return row
+
+
+def _question_screen(
+    svc: Services, engine: Engine, session: Session, lang: str
+) -> tuple[Markup, InlineKeyboardMarkup]:
+    texts, question = svc.texts, engine.question(session.step)
+    number, total = engine.progress(session.answers, question.id, consent=session.consent)
+    section = engine.questionnaire.section(question.section)
+    title = section.title[lang] if section else ""
+    # The first answer (the programmes) decides how many questions follow: no total yet.
+    progress = (
+        texts.render("scr_progress", lang, number=number, total=total, section=title)
+        if number > 1
+        else texts.render("scr_progress_first", lang, section=title)
+    )
+    lines = [
+        progress,
+        "",
+        texts.render("scr_question", lang, text=question.text[lang]),
+    ]
+    if question.why:
+        lines.append(texts.render("scr_why", lang, why=question.why[lang]))
+    if question.hint:
+        lines.append(texts.render("scr_hint", lang, hint=question.hint[lang]))
+    elif question.type == "multi":
+        lines.append(texts.render("scr_multi_hint", lang))
+    elif question.type not in CHOICE_TYPES:
+        lines.append(texts.render("scr_type_answer", lang))
+    current = session.answers.get(question.id)
+    if current is not None and question.type != "multi":
+        shown = engine.format_answer(question, current, lang)
+        lines.append(texts.render("scr_current", lang, answer=shown))
+    return Markup("\n".join(lines)), keyboard(
+        [*_answer_rows(svc, engine, question, session, lang), _nav_row(svc, engine, session, lang)]
+    )
+
+
+def _answer_rows(
+    svc: Services, engine: Engine, question: Question, session: Session, lang: str
+) -> Rows:
+    qid = question.id
+    if question.type == "yesno":
+        return [
+            [
+                (engine.texts.get("answers.yes", lang), f"scr:a:{qid}:{YES}"),
+                (engine.texts.get("answers.no", lang), f"scr:a:{qid}:{NO}"),
+            ]
+        ]
+    if question.type == "single":
+        buttons = [(c.text[lang], f"scr:a:{qid}:{c.id}") for c in question.choices]
+        width = 2 if all(len(text) <= 20 for text, _ in buttons) else 1
+        return [buttons[i : i + width] for i in range(0, len(buttons), width)]
+    if question.type == "multi":
+        rows: Rows = []
+        for choice in question.choices:
+            key = "btn_scr_picked" if choice.id in session.picked else "btn_scr_unpicked"
+            label = svc.texts.get(key, lang).format(choice=choice.text[lang])
+            rows.append([(label, f"scr:t:{qid}:{choice.id}")])
+        rows.append([(svc.texts.get("btn_scr_done", lang), f"scr:done:{qid}")])
+        return rows
+    return []  # typed answers
+
+
+def _consent_screen(
+    svc: Services, engine: Engine, session: Session, lang: str
+) -> tuple[Markup, InlineKeyboardMarkup]:
+    notice = engine.consent
+    text = svc.texts.render("scr_consent", lang, title=notice.title[lang], text=notice.text[lang])
+    rows: Rows = [
+        [
+            (notice.accept[lang], f"scr:cons:{YES}"),
+            (notice.decline[lang], f"scr:cons:{NO}"),
+        ],
+        _nav_row(svc, engine, session, lang),
+    ]
+    return text, keyboard(rows)
+
+
+def _review_screen(
+    svc: Services, engine: Engine, session: Session, lang: str
+) -> tuple[Markup, InlineKeyboardMarkup]:
+    texts = svc.texts
+    lines = [texts.render("scr_review_title", lang), ""]
+    edits: list[Button] = []
+    consent_asked = False
+    for question in engine.sequence(session.answers, consent=session.consent):
+        if question.id == CONSENT_ID:
+            consent_asked = True
+            continue
+        number = len(edits) + 1
+        shown = engine.format_answer(question, session.answers.get(question.id), lang)
+        lines.append(
+            texts.render(
+                "scr_review_line", lang, number=number, question=question.text[lang], answer=shown
+            )
+        )
+        label = texts.get("btn_scr_edit", lang).format(number=number)
+        edits.append((label, f"scr:edit:{question.id}"))
+    rows: Rows = [edits[i : i + 5] for i in range(0, len(edits), 5)]
+    if consent_asked:
+        notice = engine.consent
+        decision = notice.accept[lang] if session.consent else notice.decline[lang]
+        lines += ["", texts.render("scr_review_consent", lang, answer=decision)]
+        rows.append([(texts.get("btn_scr_edit_consent", lang), f"scr:edit:{CONSENT_ID}")])
+    rows.append([(texts.get("btn_scr_confirm", lang), "scr:ok")])
+    rows.append(_nav_row(svc, engine, session, lang))
+    return Markup("\n".join(lines)), keyboard(rows)
+
+
+def _result_keyboard(svc: Services, lang: str) -> InlineKeyboardMarkup:
+    texts = svc.texts
+    return keyboard(
+        [
+            [(texts.get("btn_scr_register", lang), "reg:start")],
+            [(texts.get("btn_scr_ask", lang), "m:ask"), (texts.get("btn_home", lang), "m:home")],
+            [(texts.get("btn_scr_again", lang), "scr:start")],
+        ]
+    )
+
+
+# -- handlers ----------------------------------------------------------------------------------
+
+
+async def start(update: Update, context: Context) -> int:
+    """/cekkelayakan or the menu button: a new questionnaire, or the current one continued."""
+    svc = services(context)
+    lang = await svc.language(update.effective_user)
+    await answer(update.callback_query)
+    session = Session.of(context)
+    if session is not None:
+        text, markup = _screen(svc, session, lang)
+        await reply(update, Markup(svc.texts.render("scr_resume", lang) + "\n\n" + text), markup)
+        return ASKING
+    session = Session()
+    _advance(engine_of(svc), session)
+    await _commit(update, context, session)
+    text, markup = _screen(svc, session, lang)
+    await show(update, Markup(svc.texts.render("scr_intro", lang) + "\n\n" + text), markup)
+    return ASKING
+
+
+async def cancel(update: Update, context: Context) -> int:
+    """/batal or the Cancel button: forget the answers."""
+    svc = services(context)
+    lang = await svc.language(update.effective_user)
+    await _commit(update, context, None)
+    await answer(update.callback_query)
+    await show(update, svc.texts.render("scr_cancelled", lang), main_menu(svc.texts, lang))
+    return ConversationHandler.END
+
+
+async def on_button(update: Update, context: Context) -> int:
+    """Every ``scr:`` button, in or out of the conversation (e.g. pressed after a restart)."""
+    query = update.callback_query
+    assert query is not None and query.data is not None
+    kind, _, arg = query.data.removeprefix("scr:").partition(":")
+    if kind == "start":
+        return await start(update, context)
+    if kind == "x":
+        return await cancel(update, context)
+    session = Session.of(context)
+    if session is None:
+        return await _expired(update, context)
+    svc = services(context)
+    lang = await svc.language(update.effective_user)
+    engine = engine_of(svc)
+    step, _, choice = arg.partition(":")
+    if kind in ("a", "t", "done", "back") and step != session.step:
+        return await _stale(update, context, session, lang)
+    if kind in ("a", "t", "done") and step == REVIEW:
+        return await _stale(update, context, session, lang)
+    if kind == "a" and choice in (YES, NO) and engine.question(step).type == "yesno":
+        return await _record(update, context, session, choice == YES, lang)
+    if kind == "a":
+        return await _apply(update, context, session, choice, lang)
+    if kind == "t":
+        return await _toggle(update, context, session, choice, lang)
+    if kind == "done":
+        return await _apply(update, context, session, session.picked, lang)
+    if kind == "back":
+        previous = _previous(engine, session)
+        if previous is None:  # the first question: nothing to go back to
+            await answer(query)
+            return ASKING
+        _go_to(engine, session, previous.id)
+        await _commit(update, context, session)
+        return await _show_step(update, session, svc, lang)
+    if kind == "cons" and session.step == CONSENT_ID:
+        return await _record(update, context, session, arg == YES, lang)
+    if kind == "edit" and session.step == REVIEW and _applies(engine, session, arg):
+        _go_to(engine, session, arg)
+        await _commit(update, context, session)
+        return await _show_step(update, session, svc, lang)
+    if kind == "ok" and session.step == REVIEW:
+        return await _finish(update, context, session, lang)
+    return await _stale(update, context, session, lang)
+
+
+async def on_text(update: Update, context: Context) -> int:
+    """A typed answer; a typed question is answered and the current step shown again."""
+    message = update.effective_message
+    assert message is not None and message.text is not None
+    session = Session.of(context)
+    if session is None:  # the conversation outlived its session: treat as a question
+        await answer_text(update, context, message.text)
+        return ConversationHandler.END
+    svc = services(context)
+    lang = await svc.language(update.effective_user)
+    if session.step == REVIEW:
+        return await _aside(update, context, session, message.text, lang)
+    question = engine_of(svc).question(session.step)
+    result = engine_of(svc).validate(question, message.text, lang)
+    if result.ok:
+        return await _apply(update, context, session, message.text, lang)
+    if question.type in CHOICE_TYPES or "?" in message.text:
+        return await _aside(update, context, session, message.text, lang)
+    text, markup = _screen(svc, session, lang)
+    error = svc.texts.render("scr_invalid", lang, error=result.error)
+    await reply(update, Markup(error + "\n\n" + text), markup)
+    return ASKING
+
+
+async def _apply(
+    update: Update, context: Context, session: Session, raw: str | list[str], lang: str
+) -> int:
+    """Validate a tapped choice or typed answer to the current step, then record it."""
+    svc = services(context)
+    engine = engine_of(svc)
+    result = engine.validate(engine.question(session.step), raw, lang)
+    if result.ok:
+        return await _record(update, context, session, result.value, lang)
+    if update.callback_query is not None:  # e.g. "Selesai" with nothing chosen
+        await answer(update.callback_query, result.error, alert=True)
+    else:
+        await reply(update, svc.texts.render("scr_invalid", lang, error=result.error))
+    return ASKING
+
+
+async def _record(
+    update: Update, context: Context, session: Session, value: Any, lang: str
+) -> int:
+    """Record a valid answer (or the consent decision) and show the next step."""
+    svc = services(context)
+    engine = engine_of(svc)
+    notice = None
+    if session.step == CONSENT_ID:
+        user = update.effective_user
+        assert user is not None
+        session.consent = bool(value)
+        await svc.call(
+            svc.stores.consents.record,
+            user.id,
+            CONSENT_PURPOSE,
+            engine.consent.version,
+            session.consent,
+        )
+        if not session.consent:
+            notice = escape(engine.consent.declined[lang])
+    else:
+        session.answers[session.step] = value
+    _advance(engine, session)
+    await _commit(update, context, session)
+    return await _show_step(update, session, svc, lang, notice)
+
+
+async def _toggle(
+    update: Update, context: Context, session: Session, choice_id: str, lang: str
+) -> int:
+    """Tick or untick one choice of a multi question (an exclusive choice stands alone)."""
+    svc = services(context)
+    question = engine_of(svc).question(session.step)
+    choice = question.choice(choice_id)
+    if question.type != "multi" or choice is None:
+        return await _stale(update, context, session, lang)
+    if choice_id in session.picked:
+        session.picked.remove(choice_id)
+    elif choice.exclusive:
+        session.picked = [choice_id]
+    else:
+        exclusive = {c.id for c in question.choices if c.exclusive}
+        session.picked = [p for p in session.picked if p not in exclusive] + [choice_id]
+    await _commit(update, context, session)
+    return await _show_step(update, session, svc, lang)
+
+
+async def _finish(update: Update, context: Context, session: Session, lang: str) -> int:
+    """Evaluate, save the outcome (answers only with consent), show the result."""
+    svc = services(context)
+    engine = engine_of(svc)
+    if engine.next_question(session.answers, consent=session.consent) is not None:
+        _advance(engine, session)  # an answer went missing (rules changed): ask it first
+        await _commit(update, context, session)
+        return await _show_step(update, session, svc, lang)
+    granted = session.consent is not False  # None: no sensitive question applied
+    evaluation = engine.evaluate(session.answers, consent=granted)
+    user = update.effective_user
+    assert user is not None
+    await svc.call(
+        svc.stores.screenings.save, user.id, session.answers, evaluation.outcomes(), granted
+    )
+    await _commit(update, context, None)
+    await answer(update.callback_query)
+    report = format_evaluation(evaluation, lang, html=True)
+    text = Markup(report + "\n\n" + svc.texts.render("scr_result_next", lang))
+    await show(update, text, _result_keyboard(svc, lang))
+    return ConversationHandler.END
+
+
+async def _show_step(
+    update: Update, session: Session, svc: Services, lang: str, notice: str | None = None
+) -> int:
+    """Show the current step: edit the pressed message, or send it after a typed answer."""
+    text, markup = _screen(svc, session, lang)
+    if notice:
+        text = Markup(notice + "\n\n" + text)
+    await answer(update.callback_query)
+    await show(update, text, markup)
+    return ASKING
+
+
+async def _aside(update: Update, context: Context, session: Session, text: str, lang: str) -> int:
+    """A question typed mid-way: answer it, then show where the citizen was."""
+    svc = services(context)
+    await answer_text(update, context, text)
+    screen, markup = _screen(svc, session, lang)
+    await reply(update, Markup(svc.texts.render("scr_continue", lang) + "\n\n" + screen), markup)
+    return ASKING
+
+
+async def _stale(update: Update, context: Context, session: Session, lang: str) -> int:
+    """A button of an earlier screen: say so and show the current step as a new message."""
+    svc = services(context)
+    await answer(update.callback_query, svc.texts.get("scr_passed", lang))
+    text, markup = _screen(svc, session, lang)
+    await reply(update, text, markup)
+    return ASKING
+
+
+async def _expired(update: Update, context: Context) -> int:
+    """A questionnaire button with no questionnaire running (finished, cancelled, forgotten)."""
+    svc = services(context)
+    lang = await svc.language(update.effective_user)
+    await answer(update.callback_query, svc.texts.get("scr_expired", lang))
+    markup = keyboard([[(svc.texts.get("btn_scr_start", lang), "scr:start")]])
+    await reply(update, svc.texts.render("scr_expired_message", lang), markup)
+    return ConversationHandler.END
+
+
+def register(app: Application) -> None:
+    """The questionnaire conversation: before free text is read as FAQ questions."""
+    private = filters.ChatType.PRIVATE
+    buttons = r"^scr:"
+    with warnings.catch_warnings():
+        # One conversation per chat, not per message, is intended: every button carries the
+        # question it answers, so buttons of older messages are recognised by the handler.
+        warnings.filterwarnings("ignore", r".*per_message=False", PTBUserWarning)
+        conversation = ConversationHandler(
+            entry_points=[
+                CommandHandler("cekkelayakan", start, filters=private),
+                CallbackQueryHandler(on_button, pattern=buttons),  # also after a restart
+            ],
+            states={
+                ASKING: [
+                    CallbackQueryHandler(on_button, pattern=buttons),
+                    MessageHandler(filters.TEXT & ~filters.COMMAND & private, on_text),
+                ]
+            },
+            fallbacks=[
+                CommandHandler("batal", cancel, filters=private),
+                CommandHandler("cekkelayakan", start, filters=private),
+            ],
+            name=NAME,
+            persistent=True,
+        )
+    app.add_handler(conversation)

@@ -13,6 +13,7 @@ import logging
 import os
 import sys
 from collections.abc import Callable, Sequence
+from datetime import date
 from pathlib import Path
 
 from bot.config import LANGUAGES, Config, ConfigError, load_config
@@ -99,6 +100,42 @@ def cmd_check(args: argparse.Namespace, config: Config) -> int:
     return 0
 
 
+def cmd_screen(args: argparse.Namespace, config: Config) -> int:
+    """Evaluate a profile (answers by question id, YAML or JSON) with the current rules.
+
+    Exit 0, 1 when some answers could not be read (the rest is still evaluated), 2 when the
+    file itself could not be read.
+    """
+    import yaml
+
+    from screening.engine import Engine
+    from screening.report import evaluation_to_dict, format_evaluation
+
+    path = Path(args.file)
+    try:
+        text = path.read_text(encoding="utf-8")
+        answers = json.loads(text) if path.suffix.lower() == ".json" else yaml.safe_load(text)
+    except (OSError, UnicodeDecodeError, ValueError, yaml.YAMLError) as exc:
+        print(f"{path}: cannot read the answers: {exc}", file=sys.stderr)
+        return 2
+    if not isinstance(answers, dict):
+        print(f"{path}: expected a mapping of question id -> answer", file=sys.stderr)
+        return 2
+    consent = bool(answers.pop("consent", True)) and not args.no_consent
+    engine = Engine.default(args.reference_date or config.reference_date)
+    _, problems = engine.normalise(answers)
+    for problem in problems:
+        print(f"{path}: {problem}", file=sys.stderr)
+    evaluation = engine.evaluate(answers, consent=consent)
+    lang = args.lang or config.default_language
+    if args.json:
+        report = {**evaluation_to_dict(evaluation, lang), "problems": problems}
+        print(json.dumps(report, ensure_ascii=False, indent=2))
+    else:
+        print(format_evaluation(evaluation, lang))
+    return 1 if problems else 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m bot", description=__doc__)
     parser.add_argument("--config", help="config file (default: $BOT_CONFIG or ./config.yaml)")
@@ -115,6 +152,20 @@ def build_parser() -> argparse.ArgumentParser:
     ask.set_defaults(func=cmd_ask)
 
     sub.add_parser("check", help="validate config and content files").set_defaults(func=cmd_check)
+
+    screen = sub.add_parser("screen", help="evaluate a profile of answers with the current rules")
+    screen.add_argument("file", help="answers keyed by question id (.yaml or .json)")
+    screen.add_argument("--lang", choices=LANGUAGES)
+    screen.add_argument("--json", action="store_true", help="the result as JSON")
+    screen.add_argument(
+        "--reference-date",
+        type=date.fromisoformat,
+        help="date ages are counted on, YYYY-MM-DD (default: config, else the rules')",
+    )
+    screen.add_argument(
+        "--no-consent", action="store_true", help="as if health and legal answers were declined"
+    )
+    screen.set_defaults(func=cmd_screen)
     return parser
 
 

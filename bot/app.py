@@ -21,6 +21,7 @@ from bot.config import Config
 from bot.errors import error_handler
 from bot.handlers import fallbacks, faq, start
 from bot.handlers import screening as screening_handlers
+from bot.handlers import data_rights, registration
 from bot.persistence import StorePersistence
 from bot.processing import PerChatUpdateProcessor
 from bot.services import Services
@@ -68,7 +69,10 @@ def build_application(
     start.register(app)
     faq.register(app)
     screening_handlers.register(app)  # a conversation: before free text as questions
+    registration.register(app)  # a flow that owns text while active: before free text
+    data_rights.register(app)  # /dataku, /hapusdata, data: buttons, the daily retention purge
     faq.register_questions(app)
+    registration.register_cancel_fallback(app)  # /batal outside every flow: nothing to cancel
     fallbacks.register(app)
     app.add_error_handler(error_handler)
     return app

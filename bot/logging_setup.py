@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import re
+from typing import Any
 
 from screening.identity import redact
 
@@ -28,7 +29,10 @@ class RedactingFilter(logging.Filter):
     """Masks NIKs, phone numbers and bot tokens in every record, arguments included."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        message = record.getMessage()
+        try:
+            message = record.getMessage()
+        except Exception:  # arguments that don't fit the format: keep both, masked
+            message = f"{record.msg} {record.args!r}"
         clean = _clean(message)
         if clean != message or record.args:
             record.msg, record.args = clean, None
@@ -36,11 +40,34 @@ class RedactingFilter(logging.Filter):
             record.exc_text = logging.Formatter().formatException(record.exc_info)
         if record.exc_text:
             record.exc_text = _clean(record.exc_text)
+        if record.stack_info:
+            record.stack_info = _clean(record.stack_info)
         return True
+
+
+_REDACT = RedactingFilter()
+_base_factory = logging.getLogRecordFactory()
+
+
+def _redacted_record(*args: Any, **kwargs: Any) -> logging.LogRecord:
+    record = _base_factory(*args, **kwargs)
+    _REDACT.filter(record)
+    return record
+
+
+def install_redaction() -> None:
+    """Mask every log record as it is created, so every handler only ever sees it masked:
+    ours, PTB's, a library's or pytest's alike, whatever filters they have (idempotent)."""
+    global _base_factory
+    current = logging.getLogRecordFactory()
+    if current is not _redacted_record:
+        _base_factory = current
+        logging.setLogRecordFactory(_redacted_record)
 
 
 def setup_logging(level: int = logging.INFO) -> None:
     """Root logging to stderr through the redacting filter; httpx kept below INFO."""
+    install_redaction()
     handler = logging.StreamHandler()
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     handler.addFilter(RedactingFilter())

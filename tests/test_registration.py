@@ -41,7 +41,7 @@ def last(replies: list[Reply]) -> Reply:
 
 def stores_of(bot: BotHarness) -> Stores:
     assert bot.app is not None
-    return bot.app.bot_data["services"].stores  # type: ignore[no-any-return]
+    return bot.app.bot_data["services"].stores
 
 
 async def to_nik_step(bot: BotHarness, user: int, name: str = "Siti Aminah") -> Reply:
@@ -88,8 +88,8 @@ async def test_full_registration(bot: BotHarness) -> None:
     [consent] = await bot.send(CITIZEN, "/daftar")
     assert consent.text == text_of("reg_consent", days=730)
     await bot.press(CITIZEN, consent, "Setuju")
-    [record] = stores_of(bot).consents.history(CITIZEN)
-    assert (record["purpose"], record["version"], record["granted"]) == (
+    [consent_record] = stores_of(bot).consents.history(CITIZEN)
+    assert (consent_record["purpose"], consent_record["version"], consent_record["granted"]) == (
         "registration",
         CONSENT_VERSION,
         True,
@@ -104,7 +104,8 @@ async def test_full_registration(bot: BotHarness) -> None:
     assert bot.emu.message(CITIZEN, nik_message_id) is None
     ack = bot.emu.last_message(CITIZEN)
     assert MASKED in ack["text"] and NIK not in ack["text"]
-    assert bot.emu.reply_keyboard(CITIZEN)["keyboard"][0][0]["request_contact"] is True
+    shown = bot.emu.reply_keyboard(CITIZEN)
+    assert shown is not None and shown["keyboard"][0][0]["request_contact"] is True
 
     replies = await bot.send(CITIZEN, PHONE)
     assert replies[0].text == text_of("reg_phone_ok", phone="+62 812-3456-7890")

@@ -27,8 +27,9 @@ _REDUPLICATION = re.compile(r"([^\W\d_]{2,})2")  # "syarat2" is "syarat-syarat"
 _NYA = "nya"  # the possessive/definite suffix: "biayanya" is "biaya" + "nya"
 _MIN_NYA_STEM = 3
 # A query word unknown to the knowledge base is replaced by a known word this similar (0-100),
-# which turns typos such as "pelatihn" into exact token matches.
-_SPELLING_CUTOFF = 85.0
+# which turns typos such as "pelatihn" into exact token matches. At 85 "presiden" became
+# "resident"; 88 keeps the regression set's typos fixed without that.
+_SPELLING_CUTOFF = 88.0
 _MIN_SPELLING_LENGTH = 4
 
 

@@ -4,12 +4,19 @@ Back, cancel, edits from the review, declined consent, restarts and stale button
 from __future__ import annotations
 
 import re
+import shutil
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
+import pytest
+
 from bot.i18n import Texts
+from bot.persistence import StorePersistence
 from screening.engine import Engine
-from tests.harness import BotHarness, Reply
+from store import AsyncStores
+from tests.emulator import BotAPIEmulator
+from tests.harness import BotHarness, Reply, make_config
 
 CITIZEN = 6101
 TEXTS = Texts.load()
@@ -148,6 +155,8 @@ async def test_korea_happy_path_is_eligible_and_saved(bot: BotHarness) -> None:
     assert consent["granted"] is True and consent["version"] == ENGINE.consent.version
     # The finished session is forgotten; the next /cekkelayakan starts afresh.
     assert stores(bot).kv.get("ptb_user_data", str(CITIZEN)) is None
+    home = await press(bot, result, "m:home")
+    assert "scr:start" in {data for _, data in home.buttons}
     await begin(bot)
 
 
@@ -172,7 +181,6 @@ async def test_result_buttons_lead_on(bot: BotHarness) -> None:
 
     ask = await press(bot, result, "m:ask")
     assert "ketik pertanyaan" in ask.text.lower()
-    await bot.press(CITIZEN, result.message_id or 0, "reg:start")  # answered, whoever owns it
     again = await press(bot, result, "scr:start")  # the result turns into a fresh questionnaire
     assert step_of(again) == "programmes"
 
@@ -326,6 +334,8 @@ async def test_declined_consent_stores_no_sensitive_answer(bot: BotHarness) -> N
     consent = stores(bot).consents.current(CITIZEN, "screening")
     assert consent["granted"] is False and consent["version"] == ENGINE.consent.version
     assert stores(bot).kv.get("ptb_user_data", str(CITIZEN)) is None
+    # The offer to pre-register is answered (by the registration flow).
+    await bot.press(CITIZEN, result.message_id or 0, "reg:start")
 
 
 async def test_consent_can_be_typed_and_back_from_the_consent_screen(bot: BotHarness) -> None:
@@ -402,3 +412,63 @@ async def test_english_and_citizens_do_not_share_sessions(bot: BotHarness) -> No
     theirs = await walk(bot, english, [("programmes", ["japan_work"])], user=other)
     assert step_of(theirs) == "domicile"
     assert [label for label, _ in theirs.buttons[:2]] == ["Yes", "No"]
+
+
+async def test_every_step_is_on_disk_before_the_reply(
+    bot: BotHarness, emu: BotAPIEmulator, data_dir: Path
+) -> None:
+    """What a kill -9 leaves behind: a copy of the data files taken while the bot runs."""
+    screen = await walk(bot, await begin(bot), KOREA_ELIGIBLE[:4])
+    assert step_of(screen) == "education"
+    crashed = data_dir.parent / "crashed"
+    shutil.copytree(data_dir, crashed)
+    assert {f.stat().st_mode & 0o777 for f in crashed.glob("kv.*")} == {0o600}
+    await bot.stop()
+
+    revived = BotHarness(emu, make_config(emu, crashed))
+    await revived.start()
+    try:
+        [message] = [m for m in emu.sent_to(CITIZEN) if m["message_id"] == screen.message_id]
+        assert "scr:a:education:sma" in {data for _, data in emu.buttons(message)}
+        screen = await walk(revived, screen, KOREA_ELIGIBLE[4:6])
+        assert step_of(screen) == "eps_topik_score"
+        session = revived.app.bot_data["services"].stores.kv.get(  # type: ignore[union-attr]
+            "ptb_user_data", str(CITIZEN)
+        )["screening"]
+        assert session["answers"]["birth_date"] == "1998-05-10"
+    finally:
+        await revived.stop()
+
+
+# -- the persistence itself ------------------------------------------------------------------
+
+
+async def test_store_persistence_round_trip(tmp_path: Path) -> None:
+    db = await AsyncStores.open(tmp_path / "data")
+
+    async def opened() -> AsyncStores:
+        return db
+
+    try:
+        persistence = StorePersistence(opened)
+        await persistence.update_user_data(1, {"screening": {"step": "sex"}})
+        await persistence.update_user_data(2, {})  # nothing to keep: nothing written
+        await persistence.update_chat_data(-5, {"k": [1, 2]})
+        await persistence.update_conversation("screening", (1, 1), 1)
+        await persistence.update_conversation("screening", (2, 2), 1)
+        await persistence.update_conversation("screening", (2, 2), None)  # ended
+        with pytest.raises(TypeError, match="JSON"):
+            await persistence.update_user_data(3, {"when": object()})
+
+        again = StorePersistence(opened)
+        assert await again.get_user_data() == {1: {"screening": {"step": "sex"}}}
+        assert await again.get_chat_data() == {-5: {"k": [1, 2]}}
+        assert await again.get_conversations("screening") == {(1, 1): 1}
+        assert await again.get_conversations("registration") == {}
+        assert await again.get_bot_data() == {} and await again.get_callback_data() is None
+        await again.drop_user_data(1)
+        await again.drop_chat_data(-5)
+        assert db.stores.kv.items("ptb_user_data") == []
+        assert db.stores.kv.items("ptb_chat_data") == []
+    finally:
+        await db.aclose()

@@ -6,6 +6,8 @@ Order matters: within handler group 0 the first matching handler wins. So:
 3. conversations (questionnaire, registration), which own free text while they are active;
 4. free text as a FAQ question;
 5. the catch-alls: unknown commands, other media, unknown buttons, anything else.
+Before all of group 0, groups -2 and -1 take what belongs to the staff: replies to the bot's
+prompts, the staff group's messages, and the messages of a citizen talking to the staff.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from bot.errors import error_handler
 from bot.handlers import fallbacks, faq, start
 from bot.handlers import screening as screening_handlers
 from bot.handlers import data_rights, registration
+from bot.handlers import handoff, staff
 from bot.persistence import StorePersistence
 from bot.processing import PerChatUpdateProcessor
 from bot.services import Services
@@ -65,8 +68,12 @@ def build_application(
     if services is not None:
         app.bot_data["services"] = services
 
+    staff.register_early(app)  # group -2: replies to the desk's prompts, desk commands in groups
+    handoff.register_early(app)  # group -1: /tutup, staff answers, citizens' open conversations
     fallbacks.register_first(app)
     start.register(app)
+    handoff.register(app)  # "Hubungi petugas" (m:contact, /petugas): before faq's static text
+    staff.register(app)  # the desk: /pendaftar /ekspor /statistik /pertanyaan and st: buttons
     faq.register(app)
     screening_handlers.register(app)  # a conversation: before free text as questions
     registration.register(app)  # a flow that owns text while active: before free text

@@ -27,7 +27,13 @@ CITIZEN_COMMANDS: list[tuple[str, str]] = [
     ("help", "cmd_help"),
     ("bahasa", "cmd_bahasa"),
 ]
-STAFF_COMMANDS: list[tuple[str, str]] = []
+STAFF_COMMANDS: list[tuple[str, str]] = [
+    ("pendaftar", "cmd_pendaftar"),
+    ("ekspor", "cmd_ekspor"),
+    ("statistik", "cmd_statistik"),
+    ("pertanyaan", "cmd_pertanyaan"),
+    ("tutup", "cmd_tutup"),
+]
 
 
 class CommandMenus:

@@ -136,6 +136,27 @@ def cmd_screen(args: argparse.Namespace, config: Config) -> int:
     return 1 if problems else 0
 
 
+def cmd_purge(args: argparse.Namespace, config: Config) -> int:
+    """Retention: anonymise registrations and delete screenings, questions, idle users and
+    subscriptions not updated for DAYS (default privacy.retention_days); print the counts."""
+    from store import StoreError, Stores
+
+    days = args.older_than if args.older_than is not None else config.retention_days
+    if days < 1:
+        print("--older-than must be at least 1 day", file=sys.stderr)
+        return 2
+    try:
+        with Stores.open(config.data_dir) as stores:
+            counts = stores.purge(days)
+    except StoreError as exc:  # e.g. the bot is running on this data directory
+        print(exc, file=sys.stderr)
+        return 1
+    print(f"purge: older than {days} days in {config.data_dir}")
+    for kind, count in counts.items():
+        print(f"{kind}: {count}")
+    return 0
+
+
 def cmd_export(args: argparse.Namespace, config: Config) -> int:
     """Registrations to a CSV or XLSX file (created 0600), with a progress bar on stderr."""
     from tqdm import tqdm
@@ -251,6 +272,12 @@ def build_parser() -> argparse.ArgumentParser:
     stats.add_argument("--png", help="also draw the chart into this PNG file")
     stats.add_argument("--lang", choices=LANGUAGES)
     stats.set_defaults(func=cmd_stats)
+
+    purge = sub.add_parser("purge", help="remove or anonymise data past its retention period")
+    purge.add_argument(
+        "--older-than", type=int, metavar="DAYS", help="default: privacy.retention_days"
+    )
+    purge.set_defaults(func=cmd_purge)
     return parser
 
 

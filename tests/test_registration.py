@@ -61,12 +61,15 @@ async def to_phone_step(bot: BotHarness, user: int, nik: str = NIK_TYPED) -> Rep
     return prompt
 
 
-async def after_phone(bot: BotHarness, user: int, *, email: str | None = "siti@example.com"):
+async def after_phone(
+    bot: BotHarness, user: int, *, email: str | None = "siti@example.com"
+) -> Reply:
     """From the phone step to the summary: wilayah, programmes, training, e-mail."""
     kecamatan = last(await bot.send(user, PHONE))
     kelurahan = last(await bot.press(user, kecamatan, "Cipocok Jaya"))
     programmes = last(await bot.press(user, kelurahan, "Karundang"))
-    programmes = last(await bot.press(user, programmes, "Korea"))
+    if not programmes.buttons[0][0].startswith("✅"):  # Korea, unless already preselected
+        programmes = last(await bot.press(user, programmes, "Korea"))
     training = last(await bot.press(user, programmes, "Lanjut"))
     email_prompt = last(await bot.press(user, training, "bersedia"))
     if email is None:

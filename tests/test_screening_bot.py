@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import re
 import shutil
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from bot.handlers.screening import callback_data_problems
 from bot.i18n import Texts
 from bot.persistence import StorePersistence
 from screening.engine import Engine
@@ -472,3 +473,13 @@ async def test_store_persistence_round_trip(tmp_path: Path) -> None:
         assert db.stores.kv.items("ptb_chat_data") == []
     finally:
         await db.aclose()
+
+
+def test_questionnaire_buttons_fit_telegram() -> None:
+    assert callback_data_problems() == []
+    long_id = "q" * 60
+    question = replace(ENGINE.questionnaire.questions[0], id=long_id)
+    questionnaire = replace(ENGINE.questionnaire, questions=(question,))
+    engine = Engine(questionnaire, ENGINE.rules)
+    problems = callback_data_problems(engine)
+    assert problems and all(long_id in problem for problem in problems)

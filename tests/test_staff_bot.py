@@ -61,8 +61,14 @@ def stores_of(bot: BotHarness) -> Stores:
     return stores
 
 
+def registration(bot: BotHarness, number: str) -> dict[str, Any]:
+    record = stores_of(bot).registrations.get(number)
+    assert record is not None, number
+    return record
+
+
 def seed(stores: Stores, count: int, **fields: Any) -> list[str]:
-    """``count`` registrations, saved as the registration flow does; their numbers, oldest first."""
+    """``count`` registrations saved as the registration flow does; their numbers, oldest first."""
     numbers = []
     for i in range(count):
         user = 20_000 + len(stores.registrations) + 1
@@ -92,10 +98,8 @@ def last_answer(bot: BotHarness) -> dict[str, Any]:
 
 
 def test_filter_codes_round_trip_and_stay_short() -> None:
-    flt = parse_filter_args(
-        ["program=eps_korea", "hasil=needs_preparation", "kecamatan=taktakan", "status=dihubungi"]
-        + ["sejak=2026-11-01", "sampai=30-11-2026"]
-    )
+    args = "program=eps_korea hasil=needs_preparation kecamatan=taktakan status=dihubungi"
+    flt = parse_filter_args([*args.split(), "sejak=2026-11-01", "sampai=30-11-2026"])
     code = encode_filters(flt)
     assert decode_filters(code) == flt
     assert len(f"st:s:SRG-2026-000123:5.3:999:{code}".encode()) <= 64
@@ -171,7 +175,7 @@ async def test_lead_list_pages_and_cards(desk: BotHarness) -> None:
 
 async def test_admins_see_the_full_nik(desk: BotHarness) -> None:
     [number] = seed(stores_of(desk), 1)
-    nik = stores_of(desk).registrations.get(number)["nik"]  # type: ignore[index]
+    nik = registration(desk, number)["nik"]
     [admin_card] = await desk.send(ADMIN, f"/pendaftar {number.lower()}")
     assert nik in admin_card.text
     [staff_card] = await desk.send(STAFF, f"/pendaftar {number}")
@@ -200,7 +204,11 @@ async def test_status_pipeline_is_audited(desk: BotHarness) -> None:
         ("lead_status", STAFF, "tidak_lanjut"),
         ("lead_status", STAFF, "dihubungi"),
     ]
-    assert audit[0]["details"] == {"from": "dihubungi", "to": "tidak_lanjut", "reason": "unreachable"}
+    assert audit[0]["details"] == {
+        "from": "dihubungi",
+        "to": "tidak_lanjut",
+        "reason": "unreachable",
+    }
     assert audit[0]["at"]
 
 
@@ -261,7 +269,9 @@ async def test_filters_by_buttons_and_by_arguments(desk: BotHarness) -> None:
 # -- export --------------------------------------------------------------------------------------
 
 
-async def test_csv_export_arrives_complete_and_is_removed(desk: BotHarness, data_dir: Path) -> None:
+async def test_csv_export_arrives_complete_and_is_removed(
+    desk: BotHarness, data_dir: Path
+) -> None:
     stores = stores_of(desk)
     numbers = seed(stores, 3)
     numbers += seed(stores, 1, full_name=HYPERLINK)
@@ -278,7 +288,7 @@ async def test_csv_export_arrives_complete_and_is_removed(desk: BotHarness, data
     assert set(by_number) == set(numbers)
     nik_column, name_column = header.index("NIK"), header.index("Nama lengkap")
     for number in numbers:
-        nik = stores.registrations.get(number)["nik"]  # type: ignore[index]
+        nik = registration(desk, number)["nik"]
         assert by_number[number][nik_column].strip() == nik and len(nik) == 16
     names = {row[name_column] for row in body}
     assert "'" + HYPERLINK in names and "Ñoman Śaputra Dewi" in names
@@ -298,7 +308,7 @@ async def test_xlsx_export_from_the_filtered_list(desk: BotHarness, data_dir: Pa
     assert sheet is not None
     rows = list(sheet.iter_rows(values_only=True))
     exported = {row[0] for row in rows[1:]}
-    expected = {n for n in numbers if stores.registrations.get(n)["kecamatan"] == "serang"}  # type: ignore[index]
+    expected = {n for n in numbers if registration(desk, n)["kecamatan"] == "serang"}
     assert exported == expected and len(expected) == 2
     assert all(isinstance(row[3], str) and len(row[3]) == 16 for row in rows[1:])
     assert not any((data_dir / "exports").iterdir())
@@ -318,7 +328,7 @@ async def test_export_choice_and_empty_export(desk: BotHarness) -> None:
     assert "pdf" in bad.text
 
 
-# -- statistics and unanswered questions -----------------------------------------------------------
+# -- statistics and unanswered questions ---------------------------------------------------------
 
 
 async def test_statistics_arrive_with_a_chart(desk: BotHarness, data_dir: Path) -> None:
@@ -337,7 +347,11 @@ async def test_statistics_arrive_with_a_chart(desk: BotHarness, data_dir: Path) 
 
 async def test_unanswered_questions_grouped_and_marked(desk: BotHarness) -> None:
     unanswered = stores_of(desk).unanswered
-    for text in ("kapan daftar jepang dibuka?", "kapan daftar jepang dibuka", "kapan daftar jepang"):
+    for text in (
+        "kapan daftar jepang dibuka?",
+        "kapan daftar jepang dibuka",
+        "kapan daftar jepang",
+    ):
         unanswered.log(text, "id")
     unanswered.log("apakah boleh bertato", "id")
     [listing] = await desk.send(STAFF, "/pertanyaan")

@@ -15,7 +15,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from telegram.ext import AIORateLimiter, Application, ApplicationBuilder, BaseUpdateProcessor
+from telegram.ext import Application, ApplicationBuilder, BaseUpdateProcessor
 from telegram.request import BaseRequest
 
 from bot.commands import CommandMenus
@@ -25,8 +25,10 @@ from bot.handlers import fallbacks, faq, start
 from bot.handlers import screening as screening_handlers
 from bot.handlers import data_rights, registration
 from bot.handlers import handoff, staff
+from bot.handlers import broadcast, subscribe
 from bot.persistence import StorePersistence
 from bot.processing import PerChatUpdateProcessor
+from bot.ratelimit import PriorityRateLimiter
 from bot.services import Services
 
 log = logging.getLogger(__name__)
@@ -60,7 +62,11 @@ def build_application(
     if request is not None:
         builder = builder.request(request).get_updates_request(get_updates_request or request)
     if rate_limiter:
-        builder = builder.rate_limiter(AIORateLimiter(max_retries=2))
+        # Citizens' replies before announcements, under one global budget (bot/ratelimit.py).
+        limiter = PriorityRateLimiter(
+            per_chat_interval=config.broadcast.per_chat_interval_seconds, max_retries=2
+        )
+        builder = builder.rate_limiter(limiter)
     app = builder.build()
     persistence.attach(app)  # reads the stores of the services (opened on first use)
     app.bot_data["config"] = config
@@ -78,6 +84,8 @@ def build_application(
     screening_handlers.register(app)  # a conversation: before free text as questions
     registration.register(app)  # a flow that owns text while active: before free text
     data_rights.register(app)  # /dataku, /hapusdata, data: buttons, the daily retention purge
+    subscribe.register(app)  # /langganan, /berhenti, sub: buttons
+    broadcast.register(app)  # /pengumuman, /siaran, bc: buttons, a draft's typed input
     faq.register_questions(app)
     registration.register_cancel_fallback(app)  # /batal outside every flow: nothing to cancel
     fallbacks.register(app)
@@ -92,6 +100,7 @@ async def _post_init(app: AnyApplication) -> None:
         services = app.bot_data["services"] = await Services.create(config)
     if app.job_queue is not None:
         app.job_queue.run_repeating(_flush_usage, interval=60, first=60, name="faq-usage")
+    await broadcast.on_startup(app)  # resume running announcements, re-arm scheduled ones
     menus = app.bot_data["commands"] = CommandMenus(services.texts, config.staff)
     if app.bot_data.get("set_commands", True):
         await menus.apply_defaults(app.bot)
@@ -103,6 +112,7 @@ async def _flush_usage(context: Any) -> None:
 
 
 async def _post_shutdown(app: AnyApplication) -> None:
+    await broadcast.on_shutdown(app)  # deliveries stop before the stores close
     services = app.bot_data.pop("services", None)
     if services is not None and app.bot_data.pop("owns_services", True):
         await services.close()

@@ -33,6 +33,8 @@ STAFF_COMMANDS: list[tuple[str, str]] = [
     ("statistik", "cmd_statistik"),
     ("pertanyaan", "cmd_pertanyaan"),
     ("tutup", "cmd_tutup"),
+    ("pengumuman", "cmd_pengumuman"),
+    ("siaran", "cmd_siaran"),
 ]
 
 

@@ -1,0 +1,262 @@
+"""Telegram's flood limits with two lanes: citizens' replies first, announcements in what is left.
+
+python-telegram-bot's ``AIORateLimiter`` queues every request together, so during a 10,000-
+recipient announcement a citizen's answer would wait behind minutes of bulk messages. Here every
+request that names a chat asks one dispatcher for a slot under a global budget (a sliding window of
+``overall_per_second``, a little under Telegram's ~30/s), and the dispatcher always serves the
+interactive lane before the bulk lane. Bulk requests are marked by the sender with
+``rate_limit_args=BULK``; the broadcast core paces them itself, so the queue stays short and a
+citizen's reply only ever waits for the next free slot, never behind the queue.
+
+Per chat: a bulk message goes to a chat only when nothing was sent there for
+``per_chat_interval`` seconds, and a reply waits out that interval only after a bulk message, so
+announcements never collide with a conversation. Replies to one citizen may come in a short burst,
+as Telegram allows. Groups keep ``group_per_minute`` (20) messages a minute.
+
+A 429 (``RetryAfter``) pauses every request for ``retry_after``; interactive requests are then
+retried (``max_retries``), bulk ones are handed back to the broadcast core, which re-queues them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import enum
+import logging
+import time
+from collections import deque
+from collections.abc import Awaitable, Callable, Coroutine
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+
+from telegram.error import RetryAfter
+from telegram.ext import BaseRateLimiter
+
+log = logging.getLogger(__name__)
+
+ShutdownHook = Callable[[], Awaitable[None]]
+
+
+class Lane(enum.Enum):
+    INTERACTIVE = "interactive"
+    BULK = "bulk"
+
+
+#: ``rate_limit_args`` of a bulk request, e.g. ``bot.send_message(..., rate_limit_args=BULK)``.
+BULK = Lane.BULK
+
+
+def retry_after_seconds(error: RetryAfter) -> float:
+    """Seconds to wait, whether PTB gives ``retry_after`` as a timedelta or as an int.
+
+    PTB 22 warns when the int form is read without ``PTB_TIMEDELTA``; the private timedelta it
+    keeps (read by PTB's own limiter too) avoids the warning either way.
+    """
+    value = getattr(error, "_retry_after", None)
+    if not isinstance(value, timedelta):
+        value = error.retry_after
+    return value.total_seconds() if isinstance(value, timedelta) else float(value)
+
+
+@dataclass(eq=False)
+class _Waiter:
+    chat: int | str
+    bulk: bool
+    group: bool
+    granted: asyncio.Future[None] = field(
+        default_factory=lambda: asyncio.get_running_loop().create_future()
+    )
+
+
+class PriorityRateLimiter(BaseRateLimiter[Lane]):
+    """A ``BaseRateLimiter`` with an interactive lane served before a bulk lane."""
+
+    def __init__(
+        self,
+        overall_per_second: int = 29,
+        per_chat_interval: float = 1.0,
+        group_per_minute: int = 20,
+        max_retries: int = 2,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.overall_per_second = overall_per_second
+        self.per_chat_interval = per_chat_interval
+        self.group_per_minute = group_per_minute
+        self.max_retries = max_retries
+        self._clock = clock
+        self._window: deque[float] = deque()  # grant times within the last second
+        self._last_any: dict[int | str, float] = {}
+        self._last_bulk: dict[int | str, float] = {}
+        self._groups: dict[int | str, deque[float]] = {}
+        self._interactive: deque[_Waiter] = deque()
+        self._bulk: deque[_Waiter] = deque()
+        self._paused_until = 0.0
+        self._wake: asyncio.Event | None = None
+        self._dispatcher: asyncio.Task[None] | None = None
+        self._shutdown_hooks: list[ShutdownHook] = []
+        self.granted = {Lane.INTERACTIVE: 0, Lane.BULK: 0}
+        self.rate_limited = 0
+
+    def on_shutdown(self, hook: ShutdownHook) -> None:
+        """Run ``hook`` when the bot shuts down, before its HTTP connections close: bulk senders
+        stop there, after their last requests went through."""
+        self._shutdown_hooks.append(hook)
+
+    async def initialize(self) -> None:
+        """Nothing to set up: the dispatcher starts with the first request."""
+
+    async def shutdown(self) -> None:
+        for hook in self._shutdown_hooks:
+            try:
+                await hook()
+            except Exception:
+                log.exception("a rate limiter shutdown hook failed")
+        if self._dispatcher is not None:
+            self._dispatcher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._dispatcher
+            self._dispatcher = None
+        for waiter in (*self._interactive, *self._bulk):
+            waiter.granted.cancel()
+        self._interactive.clear()
+        self._bulk.clear()
+
+    async def process_request(
+        self,
+        callback: Callable[..., Coroutine[Any, Any, bool | dict[str, Any] | list[dict[str, Any]]]],
+        args: Any,
+        kwargs: dict[str, Any],
+        endpoint: str,
+        data: dict[str, Any],
+        rate_limit_args: Lane | None,
+    ) -> bool | dict[str, Any] | list[dict[str, Any]]:
+        """Wait for a slot in the request's lane, send, and deal with a 429."""
+        bulk = rate_limit_args is Lane.BULK
+        chat = _chat_key(data.get("chat_id"))
+        for attempt in range(self.max_retries + 1):
+            if chat is None:
+                await self._unpaused()
+            else:
+                await self._admit(chat, bulk)
+            try:
+                return await callback(*args, **kwargs)
+            except RetryAfter as error:
+                seconds = retry_after_seconds(error)
+                self.rate_limited += 1
+                self._paused_until = max(self._paused_until, self._clock() + seconds)
+                log.warning("Telegram asked to slow down for %.1f s (%s)", seconds, endpoint)
+                if bulk or attempt == self.max_retries:
+                    raise
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    # -- the dispatcher -------------------------------------------------------------------
+
+    async def _unpaused(self) -> None:
+        """Requests that name no chat only wait out a 429 pause."""
+        delay = self._paused_until - self._clock()
+        if delay > 0:
+            await asyncio.sleep(delay)
+
+    async def _admit(self, chat: int | str, bulk: bool) -> None:
+        group = isinstance(chat, str) or chat < 0
+        waiter = _Waiter(chat, bulk, group)
+        (self._bulk if bulk else self._interactive).append(waiter)
+        self._poke()
+        try:
+            await waiter.granted
+        except asyncio.CancelledError:
+            with contextlib.suppress(ValueError):
+                (self._bulk if bulk else self._interactive).remove(waiter)
+            raise
+
+    def _poke(self) -> None:
+        if self._wake is None:
+            self._wake = asyncio.Event()
+        if self._dispatcher is None or self._dispatcher.done():
+            self._dispatcher = asyncio.create_task(self._dispatch(), name="rate-limiter")
+        self._wake.set()
+
+    async def _dispatch(self) -> None:
+        assert self._wake is not None
+        while True:
+            delay = self._grant(self._clock())
+            self._wake.clear()
+            if delay is None:
+                await self._wake.wait()
+                continue
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(delay):
+                    await self._wake.wait()
+
+    def _grant(self, now: float) -> float | None:
+        """Grant every waiter that may go now, interactive first; the seconds until the next
+        waiter may go, or None when nobody waits."""
+        if not self._interactive and not self._bulk:
+            return None
+        if now < self._paused_until:
+            return self._paused_until - now
+        while self._window and self._window[0] <= now - 1.0:
+            self._window.popleft()
+        soonest = float("inf")
+        for queue in (self._interactive, self._bulk):
+            for waiter in list(queue):
+                if waiter.granted.done():
+                    queue.remove(waiter)
+                    continue
+                if len(self._window) >= self.overall_per_second:
+                    return max(self._window[0] + 1.0 - now, 0.001)
+                ready = self._ready_at(waiter, now)
+                if ready > now:
+                    soonest = min(soonest, ready - now)
+                    continue
+                queue.remove(waiter)
+                self._record(waiter, now)
+                waiter.granted.set_result(None)
+        return None if soonest == float("inf") else soonest
+
+    def _ready_at(self, waiter: _Waiter, now: float) -> float:
+        chat = waiter.chat
+        ready = now
+        if waiter.group:
+            sent = self._groups.get(chat)
+            if sent is not None:
+                while sent and sent[0] <= now - 60.0:
+                    sent.popleft()
+                if len(sent) >= self.group_per_minute:
+                    ready = sent[0] + 60.0
+        last = (self._last_any if waiter.bulk else self._last_bulk).get(chat)
+        if last is not None:
+            ready = max(ready, last + self.per_chat_interval)
+        return ready
+
+    def _record(self, waiter: _Waiter, now: float) -> None:
+        self._window.append(now)
+        self.granted[Lane.BULK if waiter.bulk else Lane.INTERACTIVE] += 1
+        self._last_any[waiter.chat] = now
+        if waiter.bulk:
+            self._last_bulk[waiter.chat] = now
+        if waiter.group:
+            self._groups.setdefault(waiter.chat, deque()).append(now)
+        if len(self._last_any) > 4096:  # forget chats idle for longer than the interval
+            self._forget_idle(now)
+
+    def _forget_idle(self, now: float) -> None:
+        horizon = now - max(self.per_chat_interval, 60.0)
+        for times in (self._last_any, self._last_bulk):
+            for chat in [c for c, at in times.items() if at < horizon]:
+                del times[chat]
+        for chat in [c for c, sent in self._groups.items() if not sent or sent[-1] < horizon]:
+            del self._groups[chat]
+
+
+def _chat_key(chat_id: object) -> int | str | None:
+    """The chat a request goes to: an int id, or a ``@username`` (a channel or supergroup)."""
+    if chat_id is None:
+        return None
+    if isinstance(chat_id, int):
+        return chat_id
+    try:
+        return int(str(chat_id))
+    except ValueError:
+        return str(chat_id)

@@ -127,6 +127,10 @@ def decide(criterion: Criterion, ctx: Context) -> Case | None:
     return None if undecided else criterion.otherwise
 
 
+# The least an outcome can be when the citizen declined to answer a criterion of this kind.
+_FLOOR_FOR_CHECK = {"medical": "needs_medical_check", "legal": "needs_preparation"}
+
+
 def severity(outcome: str) -> int:
     """Rank of an outcome, least severe first."""
     return OUTCOMES.index(outcome)
@@ -179,9 +183,19 @@ def evaluate_programme(
             )
         )
     assessed = [reason.outcome for reason in reasons if reason.outcome != NOT_ASSESSED]
+    # A health or legal criterion the citizen declined to answer must not let the headline read
+    # "meets the initial requirements": the check it needs (MCU, SKCK) is the next step. Answers
+    # merely missing from a profile stay out of the headline.
+    unassessed_checks = {
+        _FLOOR_FOR_CHECK[criterion.check]
+        for criterion in programme.criteria
+        if criterion.questions & declined
+        and criterion.check in _FLOOR_FOR_CHECK
+        and decide(criterion, ctx) is None
+    }
     return ProgrammeResult(
         programme=programme.id,
-        outcome=worst(assessed),
+        outcome=worst(assessed + sorted(unassessed_checks)) if assessed else worst(assessed),
         reasons=tuple(reasons),
         name=programme.name,
         source=programme.source,

@@ -331,7 +331,7 @@ async def test_declined_consent_stores_no_sensitive_answer(bot: BotHarness) -> N
     assert "Tidak dinilai karena Anda memilih" in result.text  # health not assessed
     saved = stores(bot).screenings.get(CITIZEN)
     assert saved["consent"] is False and saved["answers"] is None
-    assert saved["result"] == {"eps_korea": "eligible"}
+    assert saved["result"] == {"eps_korea": "needs_medical_check"}  # health was not assessed
     consent = stores(bot).consents.current(CITIZEN, "screening")
     assert consent["granted"] is False and consent["version"] == ENGINE.consent.version
     assert stores(bot).kv.get("ptb_user_data", str(CITIZEN)) is None

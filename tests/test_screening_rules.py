@@ -61,10 +61,20 @@ def test_every_reason_is_complete_in_both_languages(profile: dict[str, Any]) -> 
 def test_programme_outcome_is_the_most_severe_assessed_criterion() -> None:
     order = ["eligible", "needs_preparation", "needs_medical_check", "not_eligible"]
     for profile in PROFILES:
-        evaluation = ENGINE.evaluate(profile["answers"], consent=profile.get("consent", True))
+        if profile.get("consent") is False:
+            continue  # declined criteria raise the headline: see the next test
+        evaluation = ENGINE.evaluate(profile["answers"], consent=True)
         for result in evaluation.programmes:
             assessed = [r.outcome for r in result.reasons if r.outcome != NOT_ASSESSED]
             assert result.outcome == max(assessed, key=order.index)
+
+
+def test_declined_health_questions_never_read_as_eligible() -> None:
+    for profile in PROFILES:
+        eps = ENGINE.evaluate(profile["answers"], consent=False)
+        result = next((r for r in eps.programmes if r.programme == "eps_korea"), None)
+        if result is not None:
+            assert result.outcome in ("needs_medical_check", "not_eligible"), profile["name"]
 
 
 def test_without_consent_no_outcome_comes_from_health_or_legal_answers() -> None:

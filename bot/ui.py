@@ -7,6 +7,7 @@ Callback data uses short, stable prefixes (ids, never texts) and is checked agai
 from __future__ import annotations
 
 import logging
+from collections import deque
 from collections.abc import Iterable, Sequence
 
 from telegram import (
@@ -95,11 +96,43 @@ async def show(update: Update, text: str, markup: InlineKeyboardMarkup | None = 
     await reply(update, text, markup)
 
 
+class _Answered:
+    """The ids of the latest callback queries answered, so none is answered twice."""
+
+    def __init__(self, size: int = 4096) -> None:
+        self._order: deque[str] = deque(maxlen=size)
+        self._ids: set[str] = set()
+
+    def add(self, query_id: str) -> bool:
+        """Record ``query_id``; False when it was already answered."""
+        if query_id in self._ids:
+            return False
+        if len(self._order) == self._order.maxlen:
+            self._ids.discard(self._order[0])
+        self._order.append(query_id)
+        self._ids.add(query_id)
+        return True
+
+
+_answered: dict[int, _Answered] = {}  # per Bot instance: query ids are unique per bot
+
+
+def _first_answer(query: CallbackQuery) -> bool:
+    key = id(query.get_bot())
+    if key not in _answered and len(_answered) > 16:
+        _answered.clear()
+    return _answered.setdefault(key, _Answered()).add(query.id)
+
+
 async def answer(
     query: CallbackQuery | None, text: str | None = None, alert: bool = False
 ) -> None:
-    """Answer a callback query (the button stops spinning); never raises for an old query."""
-    if query is None:
+    """Answer a callback query (the button stops spinning), once; never raises for an old query.
+
+    The error handler answers the query of a failed update too, so a query that a handler
+    answered before failing is not answered again (Telegram would reject that).
+    """
+    if query is None or not _first_answer(query):
         return
     try:
         await query.answer(text[:200] if text else None, show_alert=alert)

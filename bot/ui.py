@@ -7,8 +7,8 @@ Callback data uses short, stable prefixes (ids, never texts) and is checked agai
 from __future__ import annotations
 
 import logging
-from collections import deque
 from collections.abc import Iterable, Sequence
+from contextvars import ContextVar
 
 from telegram import (
     CallbackQuery,
@@ -96,32 +96,20 @@ async def show(update: Update, text: str, markup: InlineKeyboardMarkup | None = 
     await reply(update, text, markup)
 
 
-class _Answered:
-    """The ids of the latest callback queries answered, so none is answered twice."""
-
-    def __init__(self, size: int = 4096) -> None:
-        self._order: deque[str] = deque(maxlen=size)
-        self._ids: set[str] = set()
-
-    def add(self, query_id: str) -> bool:
-        """Record ``query_id``; False when it was already answered."""
-        if query_id in self._ids:
-            return False
-        if len(self._order) == self._order.maxlen:
-            self._ids.discard(self._order[0])
-        self._order.append(query_id)
-        self._ids.add(query_id)
-        return True
-
-
-_answered: dict[int, _Answered] = {}  # per Bot instance: query ids are unique per bot
+# The callback queries answered while handling the current update. An update is handled in one
+# task (handler, then error handler), so a context variable follows it without global state.
+_answered: ContextVar[set[str] | None] = ContextVar("answered_callback_queries", default=None)
 
 
 def _first_answer(query: CallbackQuery) -> bool:
-    key = id(query.get_bot())
-    if key not in _answered and len(_answered) > 16:
-        _answered.clear()
-    return _answered.setdefault(key, _Answered()).add(query.id)
+    answered = _answered.get()
+    if answered is None:
+        answered = set()
+        _answered.set(answered)
+    if query.id in answered:
+        return False
+    answered.add(query.id)
+    return True
 
 
 async def answer(

@@ -179,3 +179,26 @@ def _link(bot: BotHarness) -> object:
 
     name = bot.emu.bot_user["username"]
     return Markup(f'<a href="https://t.me/{name}">@{name}</a>')
+
+
+async def test_a_failing_handler_gets_a_kind_reply_and_one_callback_answer(
+    bot: BotHarness,
+) -> None:
+    from telegram import Update
+    from telegram.ext import CallbackQueryHandler, ContextTypes
+
+    from bot.ui import answer
+
+    async def boom(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        await answer(update.callback_query)
+        raise RuntimeError("boom")
+
+    assert bot.app is not None
+    bot.app.add_handler(CallbackQueryHandler(boom, pattern="^boom$"), group=-1)
+    [welcome] = await bot.send(CITIZEN, "/start")
+    assert welcome.message_id is not None
+    keyboard = {"inline_keyboard": [[{"text": "boom", "callback_data": "boom"}]]}
+    bot.emu.set_message_markup(CITIZEN, welcome.message_id, keyboard)
+    replies = await bot.press(CITIZEN, welcome.message_id, "boom")
+    assert TEXTS.get("error", "id") in [r.text for r in replies]
+    assert len(bot.emu.calls_for("answerCallbackQuery")) == 1

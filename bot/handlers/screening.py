@@ -75,6 +75,11 @@ class Session:
         return cls(**{key: raw[key] for key in cls.__dataclass_fields__ if key in raw})
 
 
+# The registration flow's key in user_data (bot.handlers.registration.FLOW_KEY; not imported to
+# keep the two areas independent of each other's modules).
+REGISTRATION_FLOW = "registration"
+
+
 def engine_of(svc: Services) -> Engine:
     """The engine, built once per process with the configured reference date."""
     engine = svc.extras.get("screening_engine")
@@ -299,6 +304,8 @@ async def start(update: Update, context: Context) -> int:
     svc = services(context)
     lang = await svc.language(update.effective_user)
     await answer(update.callback_query)
+    if context.user_data is not None:  # one flow at a time: a pre-registration in progress ends
+        context.user_data.pop(REGISTRATION_FLOW, None)
     session = Session.of(context)
     if session is not None:
         text, markup = _screen(svc, session, lang)

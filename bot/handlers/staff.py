@@ -72,6 +72,7 @@ NOTES_SHOWN = 5
 HISTORY_SHOWN = 8
 MAX_NOTE_CHARS = 1000
 MAX_REASON_CHARS = 300
+MAX_NOTE_SHOWN = 300
 MAX_QUESTION_SHOWN = 160
 DROPPED = "tidak_lanjut"
 #: Preset reasons for "tidak lanjut"; the stored reason is the Indonesian label.
@@ -193,14 +194,12 @@ def parse_filter_args(args: Iterable[str]) -> ExportFilters:
 
 
 def filter_error_text(texts: Texts, error: FilterError, lang: str) -> Markup:
+    """What was wrong with a typed filter, with the keys or values that would work."""
+    key, _, value = error.token.partition("=")
     if error.dimension in ("a", "b"):
-        return texts.render("staff_bad_date", lang, value=error.token.partition("=")[2])
-    if error.dimension is None:
-        choices = ", ".join(sorted(set(_ARG_KEYS)))
-        key = error.token.partition("=")[0]
-    else:
-        choices = ", ".join(_CHOICES[error.dimension])
-        key = error.token.partition("=")[0]
+        return texts.render("staff_bad_date", lang, value=value)
+    known = _ARG_KEYS if error.dimension is None else _CHOICES[error.dimension]
+    choices = ", ".join(sorted(known) if error.dimension is None else known)
     return texts.render("staff_bad_filter", lang, token=error.token, key=key, choices=choices)
 
 
@@ -217,10 +216,8 @@ def _value_label(letter: str, value: str, lang: str) -> str:
 
 def describe_filters(texts: Texts, flt: ExportFilters, lang: str) -> str:
     """The filters in words, e.g. "status baru · kec. Serang" (plain text)."""
-    keys = {"p": "staff_filter_programme", "o": "staff_filter_outcome"}
-    keys |= {"k": "staff_filter_kecamatan", "s": "staff_filter_status"}
     parts = [
-        texts.get(keys[letter], lang).format(value=_value_label(letter, value, lang))
+        texts.get(f"staff_filter_{field}", lang).format(value=_value_label(letter, value, lang))
         for letter, field in _FIELDS.items()
         if (value := getattr(flt, field)) is not None
     ]
@@ -290,7 +287,9 @@ def _local(config: Config, iso: str | None, pattern: str = "%d-%m-%Y %H:%M") -> 
     return datetime.fromisoformat(iso).astimezone(config.tz).strftime(pattern)
 
 
-async def _audit(svc: Services, actor: int, action: str, target: str | None, **details: Any):
+async def _audit(
+    svc: Services, actor: int, action: str, target: str | None, **details: Any
+) -> None:
     await svc.call(svc.stores.audit.record, actor, action, target, details or None)
 
 
@@ -328,7 +327,9 @@ async def _ask(update: Update, context: Context, text: Markup, placeholder: str)
     return await chat.send_message(text, parse_mode=ParseMode.HTML, reply_markup=markup)
 
 
-async def _prompt(update: Update, context: Context, lang: str, kind: str, reg_no: str, ctx: str):
+async def _prompt(
+    update: Update, context: Context, lang: str, kind: str, reg_no: str, ctx: str
+) -> None:
     svc = services(context)
     key = "staff_note" if kind == "note" else "staff_reason"
     text = svc.texts.render(f"{key}_prompt", lang, reg_no=reg_no)
@@ -551,6 +552,10 @@ def _change(texts: Texts, entry: Mapping[str, Any], lang: str) -> str:
     return texts.get("staff_change_other", lang).format(change=kind)
 
 
+def _shorten(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
 def _tail(
     texts: Texts, lines: Sequence[Markup], shown: int, lang: str, empty: Markup | None = None
 ) -> Markup:
@@ -592,7 +597,7 @@ def render_card(
             lang,
             at=_local(config, note.get("at")),
             who=_who(texts, record, note.get("by") or 0, lang),
-            text=note.get("text", ""),
+            text=_shorten(note.get("text", ""), MAX_NOTE_SHOWN),
         )
         for note in record.get("notes") or ()
     ]
@@ -900,15 +905,12 @@ def unanswered_screen(
     )
     lines = []
     for number, group in enumerate(shown, start=first + 1):
-        question = group.representative
-        if len(question) > MAX_QUESTION_SHOWN:
-            question = question[: MAX_QUESTION_SHOWN - 1] + "…"
         lines.append(
             texts.render(
                 "staff_unanswered_line",
                 lang,
                 number=number,
-                text=question,
+                text=_shorten(group.representative, MAX_QUESTION_SHOWN),
                 count=group.count,
                 last=_local(config, group.last_at, "%d-%m %H:%M"),
             )
@@ -928,7 +930,9 @@ def unanswered_screen(
     return Markup(title + "\n\n" + "\n".join(lines) + "\n\n" + hint), keyboard(rows)
 
 
-async def _mark_handled(update: Update, svc: Services, lang: str, question_id: str, page: int):
+async def _mark_handled(
+    update: Update, svc: Services, lang: str, question_id: str, page: int
+) -> None:
     query = update.callback_query
     assert query is not None
     groups = await _open_groups(svc)
@@ -1049,18 +1053,19 @@ async def _route_mark(update: Update, context: Context, lang: str, args: list[st
     await _mark_handled(update, services(context), lang, question_id, int(page))
 
 
-ROUTES: dict[str, Route] = {
-    "l": _route_list,
-    "f": _route_filters,
-    "fo": _route_options,
-    "c": _route_card,
-    "s": _route_status,
-    "t": _route_reasons,
-    "w": _route_prompt("reason"),
-    "n": _route_prompt("note"),
-    "e": _route_export,
-    "u": _route_unanswered,
-    "uh": _route_mark,
+#: action -> (number of fields after it, route)
+ROUTES: dict[str, tuple[int, Route]] = {
+    "l": (2, _route_list),
+    "f": (2, _route_filters),
+    "fo": (2, _route_options),
+    "c": (3, _route_card),
+    "s": (4, _route_status),
+    "t": (3, _route_reasons),
+    "w": (3, _route_prompt("reason")),
+    "n": (3, _route_prompt("note")),
+    "e": (2, _route_export),
+    "u": (1, _route_unanswered),
+    "uh": (2, _route_mark),
 }
 
 
@@ -1076,12 +1081,12 @@ async def button(update: Update, context: Context) -> None:
         await answer(query, svc.texts.get("staff_private_only_alert", lang), alert=True)
         return
     _, action, *args = query.data.split(":")
-    route = ROUTES.get(action)
+    count, route = ROUTES.get(action, (-1, None))
     try:
-        if route is None:
-            raise Stale(action)
+        if route is None or len(args) != count:
+            raise Stale(query.data)
         await route(update, context, lang, args)
-    except (Stale, ValueError):  # ValueError: the wrong number of parts to unpack
+    except Stale:  # raised while reading the data, before the query is answered
         await answer(query, svc.texts.get("stale_button", lang), alert=True)
 
 

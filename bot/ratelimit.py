@@ -79,9 +79,11 @@ class PriorityRateLimiter(BaseRateLimiter[Lane]):
         group_per_minute: int = 20,
         max_retries: int = 2,
         clock: Callable[[], float] = time.monotonic,
+        margin: float = 0.05,
     ) -> None:
         self.overall_per_second = overall_per_second
-        self.per_chat_interval = per_chat_interval
+        # Two messages granted exactly an interval apart may reach Telegram a little closer.
+        self.per_chat_interval = per_chat_interval + margin
         self.group_per_minute = group_per_minute
         self.max_retries = max_retries
         self._clock = clock

@@ -299,7 +299,7 @@ async def test_invalid_content_is_refused_before_anything_is_sent(
     await desk.send(STAFF, "/pengumuman")
     [bad] = await desk.send(STAFF, "<b>Pelatihan dimulai")
     assert "unclosed <b>" in bad.text.replace("&lt;", "<").replace("&gt;", ">")
-    [bare] = await desk.send(STAFF, "Nilai < 80 tidak lulus")
+    [bare] = await desk.send(STAFF, "<b>Nilai</b> < 80 tidak lulus")
     assert "HTML" in bare.text
     [long] = await desk.send(STAFF, "x" * 4097)
     assert "4097" in long.text and "4096" in long.text
@@ -338,6 +338,13 @@ async def test_invalid_content_is_refused_before_anything_is_sent(
     assert cancelled.text == TEXTS.get("bc_draft_cancelled", "id")
     [faq] = await desk.send(STAFF, "syarat umur berapa")  # free text is a question again
     assert is_faq_reply(faq)
+
+
+async def test_plain_text_is_escaped_not_refused(desk: BotHarness) -> None:
+    await subscribe(desk, 1)
+    preview, confirm = await compose(desk, "Nilai < 80 & daftar: https://x.id/?a=1&b=2")
+    assert preview.text == "Nilai &lt; 80 &amp; daftar: https://x.id/?a=1&amp;b=2"
+    assert "1 chat" in confirm.text
 
 
 async def test_audience_by_kecamatan(desk: BotHarness, emu: BotAPIEmulator) -> None:

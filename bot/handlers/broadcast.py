@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -42,7 +43,7 @@ from telegram.ext import (
     filters,
 )
 
-from bot.i18n import Markup, Texts
+from bot.i18n import Markup, Texts, escape
 from bot.ratelimit import BULK, PriorityRateLimiter, retry_after_seconds
 from bot.services import Services, services
 from bot.telegram_html import CAPTION_LIMIT, MESSAGE_LIMIT, check_html, to_plain, utf16_len
@@ -63,6 +64,7 @@ from desk.broadcast import (
     Progress,
     RateLimited,
     Recipient,
+    Send,
     TransientError,
     UncertainError,
     Unreachable,
@@ -91,6 +93,8 @@ FORMATTING = frozenset(
         MessageEntity.BLOCKQUOTE,
     }
 )
+#: A tag or an entity: the staff member wrote HTML (anything else is taken as plain text).
+_LOOKS_LIKE_HTML = re.compile(r"</?[a-zA-Z][^<>]*>|&(?:[a-zA-Z]+|#\d+|#x[0-9a-fA-F]+);")
 SCHEDULE_EXAMPLE_HOURS = 24
 HISTORY_LIMIT = 10
 SNIPPET_CHARS = 80
@@ -394,7 +398,7 @@ class Broadcaster:
         if delivery.finished:
             await self._report(doc["id"])
 
-    def _sender(self, content: Mapping[str, Any]) -> Any:
+    def _sender(self, content: Mapping[str, Any]) -> Send:
         bot, texts = self.app.bot, self.svc.texts
         markups = {lang: unsubscribe_markup(texts, lang) for lang in ("id", "en")}
 
@@ -439,14 +443,17 @@ class Broadcaster:
             return
         bot, report = self.app.bot, doc.get("report")
         options: dict[str, Any] = {"parse_mode": ParseMode.HTML}
-        try:
-            if report:
+        if report:
+            options["reply_parameters"] = ReplyParameters(
+                report["message_id"], allow_sending_without_reply=True
+            )
+            try:
                 await bot.edit_message_reply_markup(
                     chat_id=report["chat_id"], message_id=report["message_id"], reply_markup=None
                 )
-                options["reply_parameters"] = ReplyParameters(
-                    report["message_id"], allow_sending_without_reply=True
-                )
+            except TelegramError as error:
+                log.info("broadcast %s: stop button not removed: %s", broadcast_id, error)
+        try:
             await bot.send_message(doc["chat_id"], render_report(self.svc.texts, doc), **options)
         except TelegramError as error:
             log.warning("broadcast %s: report not delivered: %s", broadcast_id, error)
@@ -511,8 +518,9 @@ def read_content(
 ) -> tuple[dict[str, Any] | None, Markup]:
     """The announcement in a staff member's message, or None and what is wrong with it.
 
-    Text typed with HTML tags is taken as HTML; text formatted with Telegram's own formatting is
-    converted to HTML. Either way it must be valid Telegram HTML within the length limits.
+    Text formatted with Telegram's own formatting is converted to HTML; text typed with HTML
+    tags or entities is taken as HTML and must be valid; any other text is plain and escaped.
+    Either way it must fit Telegram's length limits.
     """
     if message.photo:
         kind, file_id = "photo", message.photo[-1].file_id
@@ -528,7 +536,12 @@ def read_content(
     else:
         raw, entities, limit = message.caption or "", message.caption_entities, CAPTION_LIMIT
         formatted = message.caption_html if raw else ""
-    text = formatted if any(e.type in FORMATTING for e in entities) else raw
+    if any(e.type in FORMATTING for e in entities):
+        text = formatted
+    elif _LOOKS_LIKE_HTML.search(raw):
+        text = raw
+    else:
+        text = escape(raw)
     if kind == "text" and not text.strip():
         return None, texts.render("bc_empty", lang)
     problem = check_html(text)

@@ -21,11 +21,18 @@ from telegram.request import BaseRequest
 from bot.commands import CommandMenus
 from bot.config import Config
 from bot.errors import error_handler
-from bot.handlers import fallbacks, faq, start
+from bot.handlers import (
+    broadcast,
+    data_rights,
+    fallbacks,
+    faq,
+    handoff,
+    registration,
+    staff,
+    start,
+    subscribe,
+)
 from bot.handlers import screening as screening_handlers
-from bot.handlers import data_rights, registration
-from bot.handlers import handoff, staff
-from bot.handlers import broadcast, subscribe
 from bot.persistence import StorePersistence
 from bot.processing import PerChatUpdateProcessor
 from bot.ratelimit import PriorityRateLimiter
@@ -78,7 +85,7 @@ def build_application(
     handoff.register_early(app)  # group -1: /tutup, staff answers, citizens' open conversations
     fallbacks.register_first(app)
     start.register(app)
-    handoff.register(app)  # "Hubungi petugas" (m:contact, /petugas): before faq's static text
+    handoff.register(app)  # "Hubungi petugas" (m:contact, /petugas)
     staff.register(app)  # the desk: /pendaftar /ekspor /statistik /pertanyaan and st: buttons
     faq.register(app)
     screening_handlers.register(app)  # a conversation: before free text as questions

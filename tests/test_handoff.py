@@ -267,3 +267,12 @@ async def test_without_any_staff_the_contact_details_are_shown(bot: BotHarness) 
     assert command.text == contact.text
     [faq_answer] = await bot.send(CITIZEN, "syarat umur")
     assert "Sumber" in faq_answer.text or "Maksud Anda" in faq_answer.text
+
+
+async def test_hapusdata_forgets_the_citizens_tickets(desk: BotHarness) -> None:
+    await open_ticket(desk)
+    tickets = stores_of(desk).database("handoff").table("tickets").all()
+    assert [t["user_id"] for t in tickets] == [CITIZEN]
+    [confirm] = await desk.send(CITIZEN, "/hapusdata")
+    await desk.press(CITIZEN, confirm, "Hapus")
+    assert stores_of(desk).database("handoff").table("tickets").all() == []

@@ -24,6 +24,7 @@ from telegram.ext import (
 )
 
 from bot.handlers import registration
+from bot.handlers.handoff import tickets_of
 from bot.i18n import Markup, Texts
 from bot.menu import main_menu
 from bot.services import Services, services
@@ -258,6 +259,8 @@ async def delete_confirmed(update: Update, context: ContextTypes.DEFAULT_TYPE) -
     lang = await svc.language(user)
     await answer(update.callback_query)
     counts = await svc.call(svc.stores.delete_user, user.id)
+    tickets = await tickets_of(svc)  # conversations with staff (ids and counts only)
+    counts["handoff"] = await svc.call(tickets.delete_user, user.id)
     log.info("a citizen deleted their data: %s", counts)
     await forget_conversations(update, context)
     svc.forget_user(user.id)

@@ -151,14 +151,6 @@ async def ask_prompt(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None
     await reply(update, svc.texts.render("ask_prompt", lang))
 
 
-async def contact(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    """How to reach staff."""
-    svc = services(context)
-    lang = await svc.language(update.effective_user)
-    await answer(update.callback_query)
-    await reply(update, svc.texts.render("contact", lang), main_menu(svc.texts, lang))
-
-
 async def none_of_these(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """The citizen rejected every suggestion."""
     svc = services(context)
@@ -224,7 +216,6 @@ def register(app: Application) -> None:
     app.add_handler(CallbackQueryHandler(show_topic, pattern=r"^t:"))
     app.add_handler(CallbackQueryHandler(show_entry, pattern=r"^[qd]:"))
     app.add_handler(CallbackQueryHandler(ask_prompt, pattern=r"^m:ask$"))
-    app.add_handler(CallbackQueryHandler(contact, pattern=r"^m:contact$"))
     app.add_handler(CallbackQueryHandler(none_of_these, pattern=r"^m:none$"))
 
 

@@ -8,6 +8,7 @@ korea selatan`` and its content words ``cara daftar g to g korea selatan``. The 
 
 from __future__ import annotations
 
+import math
 import re
 import unicodedata
 from collections.abc import Iterable, Mapping
@@ -30,7 +31,13 @@ _MIN_NYA_STEM = 3
 # which turns typos such as "pelatihn" into exact token matches. At 85 "presiden" became
 # "resident"; 88 keeps the regression set's typos fixed without that.
 _SPELLING_CUTOFF = 88.0
-_MIN_SPELLING_LENGTH = 4
+# Shorter words are left alone: at four letters one added letter is already 89% similar, which
+# turned "over" into "cover" and "pick" into "picks".
+_MIN_SPELLING_LENGTH = 5
+# fuzz.ratio is 200 * matches / (len(a) + len(b)), so a word of length n can only reach the
+# cutoff against words of length n / _LENGTH_SPAN to n * _LENGTH_SPAN: the rest are never read.
+_LENGTH_SPAN = (200 - _SPELLING_CUTOFF) / _SPELLING_CUTOFF
+_MAX_CORRECTIONS = 10_000
 
 
 @dataclass(frozen=True)
@@ -111,6 +118,10 @@ class Normalizer:
         self.lexicon = lexicon or default_lexicon()
         self.vocabulary = sorted(set(vocabulary))
         self._known = frozenset(self.vocabulary)
+        self._by_length: dict[int, list[str]] = {}
+        for word in self.vocabulary:
+            self._by_length.setdefault(len(word), []).append(word)
+        self._windows: dict[int, list[str]] = {}  # word length -> the words worth comparing
         self._corrections: dict[str, str] = {}
 
     def __call__(self, text: str) -> Normalized:
@@ -144,12 +155,25 @@ class Normalizer:
             return word
         if word not in self._corrections:
             best = process.extractOne(
-                word, self.vocabulary, scorer=fuzz.ratio, score_cutoff=_SPELLING_CUTOFF
+                word,
+                self._similar_lengths(len(word)),
+                scorer=fuzz.ratio,
+                score_cutoff=_SPELLING_CUTOFF,
             )
-            if len(self._corrections) > 10_000:  # unbounded user input: keep the cache small
+            if len(self._corrections) > _MAX_CORRECTIONS:  # unbounded input: keep it small
                 self._corrections.clear()
             self._corrections[word] = best[0] if best else word
         return self._corrections[word]
+
+    def _similar_lengths(self, length: int) -> list[str]:
+        """The vocabulary words long enough and short enough to be a close spelling."""
+        if length not in self._windows:
+            shortest = math.ceil(length / _LENGTH_SPAN - 1e-9)  # the tolerance keeps exact ends
+            longest = math.floor(length * _LENGTH_SPAN + 1e-9)
+            self._windows[length] = [
+                w for n in range(shortest, longest + 1) for w in self._by_length.get(n, ())
+            ]
+        return self._windows[length]
 
     def _content(self, words: tuple[str, ...]) -> tuple[str, ...]:
         """``words`` without stop-words and stop-phrases, keeping protected phrases whole."""

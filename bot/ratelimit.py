@@ -5,8 +5,8 @@ recipient announcement a citizen's answer would wait behind minutes of bulk mess
 request that names a chat asks one dispatcher for a slot under a global budget (a sliding window of
 ``overall_per_second``, a little under Telegram's ~30/s), and the dispatcher always serves the
 interactive lane before the bulk lane. Bulk requests are marked by the sender with
-``rate_limit_args=BULK``; the broadcast core paces them itself, so the queue stays short and a
-citizen's reply only ever waits for the next free slot, never behind the queue.
+``rate_limit_args=BULK``; they are granted evenly spaced (never a burst that fills the window),
+so a citizen's reply only ever waits for the next free slot, never behind the bulk queue.
 
 Per chat: a bulk message goes to a chat only when nothing was sent there for
 ``per_chat_interval`` seconds, and a reply waits out that interval only after a bulk message, so
@@ -94,6 +94,7 @@ class PriorityRateLimiter(BaseRateLimiter[Lane]):
         self._interactive: deque[_Waiter] = deque()
         self._bulk: deque[_Waiter] = deque()
         self._paused_until = 0.0
+        self._next_bulk_at = 0.0  # bulk is spaced evenly: it never fills the window at once
         self._wake: asyncio.Event | None = None
         self._dispatcher: asyncio.Task[None] | None = None
         self._shutdown_hooks: list[ShutdownHook] = []
@@ -227,6 +228,8 @@ class PriorityRateLimiter(BaseRateLimiter[Lane]):
                     sent.popleft()
                 if len(sent) >= self.group_per_minute:
                     ready = sent[0] + 60.0
+        if waiter.bulk:
+            ready = max(ready, self._next_bulk_at)
         last = (self._last_any if waiter.bulk else self._last_bulk).get(chat)
         if last is not None:
             ready = max(ready, last + self.per_chat_interval)
@@ -238,6 +241,7 @@ class PriorityRateLimiter(BaseRateLimiter[Lane]):
         self._last_any[waiter.chat] = now
         if waiter.bulk:
             self._last_bulk[waiter.chat] = now
+            self._next_bulk_at = now + 1.0 / self.overall_per_second
         if waiter.group:
             self._groups.setdefault(waiter.chat, deque()).append(now)
         if len(self._last_any) > 4096:  # forget chats idle for longer than the interval

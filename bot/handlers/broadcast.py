@@ -285,6 +285,7 @@ class Broadcaster:
     outbox: Outbox
     deliveries: dict[str, Delivery] = field(default_factory=dict)
     tasks: dict[str, asyncio.Task[None]] = field(default_factory=dict)
+    shown: dict[str, str] = field(default_factory=dict)  # progress texts, to edit only changes
 
     @property
     def pace(self) -> Pace:
@@ -346,10 +347,12 @@ class Broadcaster:
         doc = await svc.call(self.outbox.begin, broadcast_id, recipients)
         if doc is None:
             return
+        text = render_progress(svc.texts, doc, Progress(Figures.from_dict(doc["figures"]), 0, 0))
+        self.shown[broadcast_id] = text
         try:
             message = await self.app.bot.send_message(
                 doc["chat_id"],
-                render_progress(svc.texts, doc, Progress(Figures.from_dict(doc["figures"]), 0, 0)),
+                text,
                 parse_mode=ParseMode.HTML,
                 reply_markup=self._stop_markup(doc),
             )
@@ -395,6 +398,7 @@ class Broadcaster:
         finally:
             self.deliveries.pop(doc["id"], None)
             self.tasks.pop(doc["id"], None)
+            self.shown.pop(doc["id"], None)
         if delivery.finished:
             await self._report(doc["id"])
 
@@ -421,11 +425,13 @@ class Broadcaster:
 
     async def _progress(self, doc: Mapping[str, Any], progress: Progress) -> None:
         report = doc.get("report")
-        if not report:
+        text = render_progress(self.svc.texts, doc, progress)
+        if not report or self.shown.get(doc["id"]) == text:
             return
+        self.shown[doc["id"]] = text
         try:
             await self.app.bot.edit_message_text(
-                render_progress(self.svc.texts, doc, progress),
+                text,
                 chat_id=report["chat_id"],
                 message_id=report["message_id"],
                 parse_mode=ParseMode.HTML,

@@ -8,9 +8,10 @@ from datetime import date
 from pathlib import Path
 
 import pytest
+from rapidfuzz import fuzz, process
 
 from faq.matcher import Matcher
-from faq.model import Entry, KnowledgeBase, Localized, Source, Topic
+from faq.model import Entry, KnowledgeBase, Localized, Source, Topic, load_knowledge_base
 from faq.normalize import Lexicon, Normalizer, mask_personal_numbers, normalize
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -41,6 +42,9 @@ ROOT = Path(__file__).resolve().parent.parent
         ("ＧＲＡＴＩＳ", "gratis"),
         ("한국 취업 😊", "한국 취업"),
         ("العمل في كوريا؟", "العمل في كوريا"),
+        ("abdi bade daftar, kumaha carana?", "saya ingin daftar bagaimana cara"),
+        ("syarate opo wae", "syarat apa saja"),
+        ("tes tahap dua", "tes tahap 2"),
         ("", ""),
     ],
 )
@@ -83,6 +87,38 @@ def test_spelling_correction_uses_the_vocabulary() -> None:
     assert normalizer("pelatihn kapan").content == ("pelatihan", "kapan")
     assert normalizer("keberangktan").content == ("keberangkatan",)
     assert normalizer("rendang").content == ("rendang",)  # nothing close: left alone
+
+
+def test_spelling_correction_leaves_short_and_function_words_alone() -> None:
+    normalizer = Normalizer(vocabulary=["cover", "picks", "gratis", "syarat"])
+    assert normalizer("over").words == ("over",)  # one letter from "cover", but too short
+    assert normalizer("pick").words == ("pick",)
+    assert normalizer("syart").words == ("syarat",)  # five letters: corrected
+    assert normalizer("gratiss").words == ("gratis",)
+
+
+def test_spelling_correction_reads_only_reachable_lengths() -> None:
+    """The length window finds exactly what a search of the whole vocabulary finds."""
+    plain = Normalizer()
+    texts = [t for e in load_knowledge_base().entries for t in e.texts_to_match()]
+    kb_words = sorted({w for text in texts for w in plain(text).words})
+    normalizer = Normalizer(vocabulary=kb_words)
+    for word in [
+        "pelatihn",
+        "keberangktan",
+        "beasiswaa",
+        "pendidkan",
+        "kontrakk",
+        "rendang",
+        "persyaratn",
+        "administrasi",
+        "tuberkulosiss",
+        "gajih",
+        "kouta",
+        "jepan",
+    ]:
+        best = process.extractOne(word, kb_words, scorer=fuzz.ratio, score_cutoff=88)
+        assert normalizer(word).words == ((best[0] if best else word),), word
 
 
 def test_lexicon_rejects_malformed_words(tmp_path: Path) -> None:

@@ -25,6 +25,8 @@ _ZERO_WIDTH = re.compile("[\u00ad\u200b-\u200f\u202a-\u202e\u2060-\u2064\ufeff]"
 _NON_WORD = re.compile(r"[\W_]+")  # anything but letters and digits, in any script
 _REPEATS = re.compile(r"([^\W\d_])\1{2,}")  # three or more of the same letter
 _REDUPLICATION = re.compile(r"([^\W\d_]{2,})2")  # "syarat2" is "syarat-syarat"
+# An amount glued to its unit ("10jt", "100rb", "150cm") is two words: the number and the unit.
+_AMOUNT = re.compile(r"(\d+)(jt|juta|rb|ribu|k|thn|th|tahun|bln|bulan|cm|kg)")
 _NYA = "nya"  # the possessive/definite suffix: "biayanya" is "biaya" + "nya"
 _MIN_NYA_STEM = 3
 # A query word unknown to the knowledge base is replaced by a known word this similar (0-100),
@@ -34,6 +36,15 @@ _SPELLING_CUTOFF = 88.0
 # Shorter words are left alone: at four letters one added letter is already 89% similar, which
 # turned "over" into "cover" and "pick" into "picks".
 _MIN_SPELLING_LENGTH = 5
+# Before any fuzzy search, an unknown word is tried without one of these endings (and prefixes):
+# "factories" is "factory", "negotiated" "negotiate", "dipungut" "pungut". Only a form the
+# knowledge base uses is taken, so a stem never invents a word.
+_SUFFIXES = (
+    ("ies", "y"), ("es", ""), ("s", ""), ("ed", ""), ("ed", "e"), ("ing", ""), ("ing", "e"),
+    ("kan", ""), ("an", ""), ("i", ""),
+)  # fmt: skip
+_PREFIXES = ("di", "ber", "ter", "ke")
+_MIN_STEM = 4
 # fuzz.ratio is 200 * matches / (len(a) + len(b)), so a word of length n can only reach the
 # cutoff against words of length n / _LENGTH_SPAN to n * _LENGTH_SPAN: the rest are never read.
 _LENGTH_SPAN = (200 - _SPELLING_CUTOFF) / _SPELLING_CUTOFF
@@ -140,6 +151,8 @@ class Normalizer:
             return self._expand(match[1])
         if token.endswith(_NYA) and len(token) - len(_NYA) >= _MIN_NYA_STEM:
             return self._expand(token[: -len(_NYA)])
+        if (match := _AMOUNT.fullmatch(token)) is not None:
+            return (match[1], *self._expand(match[2]))
         return (self._correct(token),)
 
     def _correct(self, word: str) -> str:
@@ -154,16 +167,32 @@ class Normalizer:
         ):
             return word
         if word not in self._corrections:
-            best = process.extractOne(
-                word,
-                self._similar_lengths(len(word)),
-                scorer=fuzz.ratio,
-                score_cutoff=_SPELLING_CUTOFF,
-            )
             if len(self._corrections) > _MAX_CORRECTIONS:  # unbounded input: keep it small
                 self._corrections.clear()
-            self._corrections[word] = best[0] if best else word
+            self._corrections[word] = self._known_stem(word) or self._closest(word)
         return self._corrections[word]
+
+    def _closest(self, word: str) -> str:
+        """The vocabulary word most similar to ``word`` above the cutoff, or ``word``."""
+        best = process.extractOne(
+            word,
+            self._similar_lengths(len(word)),
+            scorer=fuzz.ratio,
+            score_cutoff=_SPELLING_CUTOFF,
+        )
+        return best[0] if best else word
+
+    def _known_stem(self, word: str) -> str | None:
+        """``word`` without an ending or a prefix, if the vocabulary has that form."""
+        for suffix, replacement in _SUFFIXES:
+            stem = word[: -len(suffix)] + replacement
+            if word.endswith(suffix) and len(stem) >= _MIN_STEM and stem in self._known:
+                return stem
+        for prefix in _PREFIXES:
+            stem = word[len(prefix) :]
+            if word.startswith(prefix) and len(stem) >= _MIN_STEM and stem in self._known:
+                return stem
+        return None
 
     def _similar_lengths(self, length: int) -> list[str]:
         """The vocabulary words long enough and short enough to be a close spelling."""

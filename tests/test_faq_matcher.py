@@ -97,6 +97,26 @@ def test_spelling_correction_leaves_short_and_function_words_alone() -> None:
     assert normalizer("gratiss").words == ("gratis",)
 
 
+def test_unknown_words_meet_their_known_stem() -> None:
+    normalizer = Normalizer(vocabulary=["factory", "negotiate", "pungut", "sector", "bayar"])
+    assert normalizer("factories negotiated dipungut sectors").words == (
+        "factory",
+        "negotiate",
+        "pungut",
+        "sector",
+    )
+    assert normalizer("bayaran").words == ("bayar",)
+    assert normalizer("rendang").words == ("rendang",)  # no known stem, nothing close
+
+
+def test_amounts_glued_to_units_are_split() -> None:
+    assert (
+        normalize("bayar 10jt, tinggi 150cm, umur 30thn")
+        == "bayar 10 juta tinggi 150 cm umur 30 tahun"
+    )
+    assert normalize("e9 n4 bp2mi 3673") == "e9 n4 bp2mi 3673"  # codes stay whole
+
+
 def test_spelling_correction_reads_only_reachable_lengths() -> None:
     """The length window finds exactly what a search of the whole vocabulary finds."""
     plain = Normalizer()

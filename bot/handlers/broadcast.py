@@ -304,9 +304,7 @@ class Broadcaster:
             log.info("resuming broadcast %s", broadcast_id)
             self.start(doc)
         for broadcast_id in await self.svc.call(self.outbox.ids_in, SCHEDULED):
-            doc = await self.svc.call(self.outbox.get, broadcast_id)
-            if doc["scheduled_for"]:
-                self.arm(doc)
+            self.arm(await self.svc.call(self.outbox.get, broadcast_id))
 
     async def shutdown(self) -> None:
         """Stop every delivery after its sends in flight; they resume at the next start."""
@@ -316,9 +314,10 @@ class Broadcaster:
             await asyncio.gather(*self.tasks.values(), return_exceptions=True)
 
     def arm(self, doc: Mapping[str, Any]) -> None:
-        """Schedule the start of an announcement (at once if its time has passed)."""
-        delay = parse(doc["scheduled_for"]) - datetime.now(UTC)
-        seconds = max(0.0, delay.total_seconds())
+        """Schedule the start of an announcement: at once if its time has passed, or if it was
+        sent "now" and the bot stopped before it started."""
+        when = doc["scheduled_for"]
+        seconds = max(0.0, (parse(when) - datetime.now(UTC)).total_seconds()) if when else 0.0
         job_queue = self.app.job_queue
         if job_queue is None:  # pragma: no cover - the job-queue extra is a dependency
             log.error("no job queue: broadcast %s cannot be scheduled", doc["id"])

@@ -276,3 +276,32 @@ async def test_hapusdata_forgets_the_citizens_tickets(desk: BotHarness) -> None:
     [confirm] = await desk.send(CITIZEN, "/hapusdata")
     await desk.press(CITIZEN, confirm, "Hapus")
     assert stores_of(desk).database("handoff").table("tickets").all() == []
+
+
+async def test_a_flow_started_with_a_ticket_open_keeps_its_answers(desk: BotHarness) -> None:
+    from tests.test_registration import NIK_TYPED, text_of, to_nik_step
+
+    await open_ticket(desk)
+    since = len(desk.emu.calls)
+    await to_nik_step(desk, CITIZEN)  # the name went to the registration, not to the staff
+    [*_, phone_prompt] = await desk.send(CITIZEN, NIK_TYPED)
+    assert text_of("reg_ask_phone") in phone_prompt.text
+    assert len(desk.emu.calls_for("deleteMessage")) == 1, "the NIK stays in the chat"
+    assert not in_chat(desk, GROUP, since), "an answer of the flow reached the staff"
+    await desk.send(CITIZEN, "/batal")
+    since = len(desk.emu.calls)
+    [ack] = await desk.send(CITIZEN, "Kapan tes bahasa Korea?")
+    assert "sudah diteruskan ke petugas" in ack.text, "the ticket takes messages again"
+    assert "Kapan tes bahasa Korea?" in group_message(desk, since)["text"]
+
+
+async def test_contacting_staff_ends_a_flow_in_progress(desk: BotHarness) -> None:
+    from tests.test_registration import to_nik_step
+
+    await to_nik_step(desk, CITIZEN)
+    await open_ticket(desk)
+    since = len(desk.emu.calls)
+    [ack] = await desk.send(CITIZEN, "Saya bingung nomor NIK yang mana")
+    assert "sudah diteruskan ke petugas" in ack.text
+    assert "Saya bingung" in group_message(desk, since)["text"]
+    assert desk.app is not None and "registration" not in desk.app.user_data.get(CITIZEN, {})

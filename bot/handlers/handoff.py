@@ -4,6 +4,8 @@ A citizen presses "Hubungi petugas" (or types /petugas) and a ticket opens. Whil
 every message they type goes to the staff group (``staff.group_chat_id``), or to each staff
 member privately when no group is configured, with their reference (registration number, else
 the ticket number) and never their name, phone or NIK: numbers they type are masked first.
+Opening a ticket ends a pre-registration or questionnaire in progress (one flow at a time); one
+started while the ticket is open keeps its typed answers (a NIK is deleted there, not relayed).
 
 Staff answer by replying to the forwarded message (or by pressing "Balas" and replying to the
 prompt); the bot sends the answer to the citizen. Staff close the ticket with "Tutup" or by
@@ -33,6 +35,8 @@ from telegram.ext import (
     filters,
 )
 
+from bot.handlers import registration
+from bot.handlers import screening as questionnaire
 from bot.handlers.staff import repository, staff_lang
 from bot.i18n import Markup, escape
 from bot.menu import main_menu
@@ -193,6 +197,27 @@ async def _tell_staff(context: Context, svc: Services, ticket: Doc, key: str) ->
 # -- the citizen's side ---------------------------------------------------------------------------
 
 
+#: Where the flows that read typed answers keep their progress in ``user_data``.
+_FLOW_KEYS = (registration.FLOW_KEY, questionnaire.SESSION_KEY)
+
+
+def _in_flow(context: Context) -> bool:
+    """Whether a pre-registration or the questionnaire waits for the citizen's typed answers."""
+    return any(key in (context.user_data or {}) for key in _FLOW_KEYS)
+
+
+async def _end_flows(update: Update, context: Context) -> None:
+    """One flow at a time: talking to the staff ends a pre-registration or questionnaire left
+    open, so it cannot take the messages meant for the staff."""
+    if not _in_flow(context):
+        return
+    assert context.user_data is not None
+    for key in _FLOW_KEYS:
+        context.user_data.pop(key, None)
+    registration.end_conversations(update, context)
+    await registration.persist(update, context)
+
+
 async def contact(update: Update, context: Context) -> None:
     """ "Hubungi petugas" and /petugas: open (or show) the citizen's ticket."""
     svc = services(context)
@@ -206,9 +231,10 @@ async def contact(update: Update, context: Context) -> None:
             update, svc.texts.render("handoff_unavailable", lang), main_menu(svc.texts, lang)
         )
         return
+    await _end_flows(update, context)
     tickets = await tickets_of(svc)
-    registration = await svc.call(svc.stores.registrations.get_by_user, user.id)
-    reg_no = registration["reg_no"] if registration else None
+    record = await svc.call(svc.stores.registrations.get_by_user, user.id)
+    reg_no = record["reg_no"] if record else None
     ticket, created = await svc.call(tickets.open, user.id, chat.id, reg_no, lang)
     if created:
         await svc.call(svc.stores.audit.record, SYSTEM_ACTOR, "handoff_open", ticket["id"])
@@ -471,7 +497,8 @@ async def relay(update: Update, context: Context) -> None:
         return
     if in_staff_group:
         raise ApplicationHandlerStop  # staff talking among themselves: not for the bot
-    if tickets.has_open(message.from_user.id):
+    # A flow started after the ticket opened takes its own answers (a NIK is deleted there).
+    if tickets.has_open(message.from_user.id) and not _in_flow(context):
         await _from_citizen(update, context, svc, tickets)
         raise ApplicationHandlerStop
 

@@ -15,7 +15,7 @@ import csv
 import os
 import re
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import date, datetime
 from pathlib import Path
 from typing import IO, Any
@@ -28,6 +28,7 @@ from openpyxl.utils import get_column_letter
 
 from desk import labels, local_datetime, text
 from screening.identity import load_wilayah
+from store.registrations import matches
 
 COLUMNS = (
     "reg_no",
@@ -81,7 +82,8 @@ class ExportFilters:
     """Which registrations to export or list; ``None`` means "any".
 
     ``programme`` matches an interest (``korea_work``) or a screened programme (``eps_korea``);
-    ``outcome`` matches that programme's outcome, or any outcome when no programme is given;
+    ``outcome`` matches a screened programme's outcome, or any outcome when the programme is an
+    interest or not given;
     ``since`` / ``until`` are inclusive dates of registration in Asia/Jakarta.
     """
 
@@ -93,34 +95,13 @@ class ExportFilters:
     until: date | None = None
 
 
-def _matches(record: Mapping[str, Any], flt: ExportFilters) -> bool:
-    screening: Mapping[str, str] = record.get("screening") or {}
-    if flt.programme is not None and not (
-        flt.programme in (record.get("programmes") or ()) or flt.programme in screening
-    ):
-        return False
-    if flt.outcome is not None:
-        outcomes = (
-            [screening.get(flt.programme)] if flt.programme is not None else screening.values()
-        )
-        if flt.outcome not in outcomes:
-            return False
-    if flt.kecamatan is not None and record.get("kecamatan") != flt.kecamatan:
-        return False
-    if flt.status is not None and record.get("status") != flt.status:
-        return False
-    if flt.since is not None or flt.until is not None:
-        day = local_datetime(record["created_at"]).date()
-        if (flt.since and day < flt.since) or (flt.until and day > flt.until):
-            return False
-    return True
-
-
 def filter_records(
     records: Iterable[Mapping[str, Any]], filters: ExportFilters
 ) -> Iterator[Mapping[str, Any]]:
-    """The records matching every set field of ``filters``, lazily and in input order."""
-    return (record for record in records if _matches(record, filters))
+    """The records matching every set field of ``filters``, lazily and in input order, by the
+    rules of ``RegistrationRepo.search`` (which the lead list and the exports use)."""
+    wanted = asdict(filters)
+    return (record for record in records if matches(record, **wanted))
 
 
 # --------------------------------------------------------------------------------------------

@@ -100,7 +100,7 @@ class RegistrationRepo:
         one, else for any); ``since``/``until`` are inclusive Jakarta dates of ``created_at``.
         """
         found = self._records.find(
-            lambda r: _matches(r, programme, outcome, kecamatan, status, since, until)
+            lambda r: matches(r, programme, outcome, kecamatan, status, since, until)
         )
         found.sort(key=lambda r: (r["created_at"], r["reg_no"]), reverse=True)
         return found
@@ -239,7 +239,7 @@ def _newest_active(records: list[Doc]) -> Doc | None:
     return active[-1] if active else None
 
 
-def _matches(
+def matches(
     record: Mapping[str, Any],
     programme: str | None,
     outcome: str | None,
@@ -248,7 +248,7 @@ def _matches(
     since: date | None,
     until: date | None,
 ) -> bool:
-    """The ``search`` filters, all of which must hold."""
+    """The ``search`` filters, all of which must hold (``desk.export.filter_records`` too)."""
     screening: dict[str, str] = record.get("screening") or {}
     if programme is not None and not (
         programme in (record.get("programmes") or ()) or programme in screening

@@ -183,6 +183,8 @@ def test_filters() -> None:
     assert reg_numbers(programme="eps_korea") == [1, 2, 4]
     assert reg_numbers(outcome="needs_medical_check") == [3]
     assert reg_numbers(programme="eps_korea", outcome="needs_medical_check") == []
+    # an interest has no outcome of its own: any outcome counts, as in the lead list and exports
+    assert reg_numbers(programme="japan_work", outcome="needs_medical_check") == [3]
     assert reg_numbers(since=date(2026, 11, 2)) == [2, 3, 4]
     assert reg_numbers(until=date(2026, 11, 30)) == [1, 2, 3]
     assert reg_numbers(since=date(2026, 12, 1), until=date(2026, 12, 1)) == [4]

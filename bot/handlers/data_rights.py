@@ -2,9 +2,10 @@
 and retention (the daily purge).
 
 Withdrawing consent stops processing without erasing: the registration is closed as
-``tidak_lanjut`` with the reason "consent withdrawn" (staff see why and never call; it no longer
-counts as active, so the citizen may register again), the screening's detailed answers are
-dropped, and the withdrawal is recorded as proof. Erasure is /hapusdata, offered right after.
+``tidak_lanjut`` with the reason "consent withdrawn" (``data_withdrawn_reason``; staff see why and
+never call; it no longer counts as active, so the citizen may register again), the screening's
+detailed answers are dropped, and the withdrawal is recorded as proof. Erasure is /hapusdata,
+offered right after.
 """
 
 from __future__ import annotations
@@ -37,7 +38,9 @@ log = logging.getLogger(__name__)
 
 #: Purposes whose consent a withdrawal revokes (the questionnaire records "screening").
 WITHDRAWN_PURPOSES = ("registration", "screening")
-WITHDRAWN_REASON = "consent withdrawn"
+#: The text key of the reason a withdrawal closes the registration with; stored in Indonesian,
+#: like the staff's preset reasons.
+WITHDRAWN_REASON = "data_withdrawn_reason"
 #: When the retention purge runs each day (Asia/Jakarta by default, from config).
 PURGE_AT = time(2, 30)
 
@@ -225,7 +228,7 @@ async def withdraw_confirmed(update: Update, context: ContextTypes.DEFAULT_TYPE)
             record["reg_no"],
             "tidak_lanjut",
             actor=user.id,
-            reason=WITHDRAWN_REASON,
+            reason=svc.texts.get(WITHDRAWN_REASON, "id"),
         )
     screening = await svc.call(stores.screenings.get, user.id)
     if screening is not None and screening.get("answers") is not None:

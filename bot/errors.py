@@ -28,8 +28,11 @@ async def error_handler(update: object, context: ContextTypes.DEFAULT_TYPE) -> N
     if svc is None:  # start-up failed before the services existed: nothing to say it with
         return
     try:
-        lang = await svc.language(update.effective_user)
-        await answer(update.callback_query)
+        await answer(update.callback_query)  # first: whatever fails next, the button stops
+        try:
+            lang = await svc.language(update.effective_user)
+        except Exception:  # the failure may be the store's own: say it in the default language
+            lang = svc.config.default_language
         await reply(update, svc.texts.render("error", lang))
     except TelegramError as exc:
         log.warning("could not tell the user about the error: %s", exc)

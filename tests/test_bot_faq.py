@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from bot.i18n import Texts
 from faq.model import load_knowledge_base
 from tests.harness import BotHarness, texts_of
@@ -202,3 +204,31 @@ async def test_a_failing_handler_gets_a_kind_reply_and_one_callback_answer(
     replies = await bot.press(CITIZEN, welcome.message_id, "boom")
     assert TEXTS.get("error", "id") in [r.text for r in replies]
     assert len(bot.emu.calls_for("answerCallbackQuery")) == 1
+
+
+async def test_the_button_stops_spinning_even_when_the_language_cannot_be_read(
+    bot: BotHarness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A failing store fails the error handler's own language lookup too: the query is still
+    answered and the citizen told, in the default language."""
+    from telegram import Update
+    from telegram.ext import CallbackQueryHandler, ContextTypes
+
+    from store import StoreClosedError
+
+    async def boom(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        raise StoreClosedError("users")
+
+    assert bot.app is not None
+    bot.app.add_handler(CallbackQueryHandler(boom, pattern="^boom$"), group=-1)
+    [welcome] = await bot.send(CITIZEN, "/start")
+    assert welcome.message_id is not None
+    keyboard = {"inline_keyboard": [[{"text": "boom", "callback_data": "boom"}]]}
+    bot.emu.set_message_markup(CITIZEN, welcome.message_id, keyboard)
+
+    async def no_language(*args: object) -> str:
+        raise StoreClosedError("users")
+
+    monkeypatch.setattr(bot.app.bot_data["services"], "language", no_language)
+    replies = await bot.press(CITIZEN, welcome.message_id, "boom")  # asserts the answer
+    assert TEXTS.get("error", "id") in [r.text for r in replies]

@@ -12,6 +12,7 @@ prompts, the staff group's messages, and the messages of a citizen talking to th
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from typing import Any
 
@@ -105,6 +106,9 @@ async def _post_init(app: AnyApplication) -> None:
     services = app.bot_data.get("services")
     if services is None:
         services = app.bot_data["services"] = await Services.create(config)
+    removed = await asyncio.to_thread(staff.remove_scratch_files, config)
+    if removed:
+        log.warning("removed %d export file(s) left behind by an interrupted export", removed)
     if app.job_queue is not None:
         app.job_queue.run_repeating(_flush_usage, interval=60, first=60, name="faq-usage")
     await broadcast.on_startup(app)  # resume running announcements, re-arm scheduled ones

@@ -448,3 +448,18 @@ async def test_every_staff_button_as_staff_then_as_citizen(desk: BotHarness) -> 
         assert await desk.press(CITIZEN, welcome.message_id, data) == [], data
         assert last_answer(desk) == {"text": STAFF_ONLY, "show_alert": True}, data
     assert not [c for c in desk.emu.calls_for("sendDocument") if c.chat_id == CITIZEN]
+
+
+async def test_export_files_left_by_a_crash_are_removed_at_start_up(
+    emu: BotAPIEmulator, data_dir: Path
+) -> None:
+    folder = data_dir / "exports"
+    folder.mkdir(parents=True)
+    leftover = folder / "export-0123456789ab.csv"
+    leftover.write_text("reg_no,nik\nSRG-2026-000001,3673014101990001\n")
+    harness = BotHarness(emu, staff_config(emu, data_dir))
+    await harness.start()
+    try:
+        assert not leftover.exists(), "a file with NIKs outlived the export that wrote it"
+    finally:
+        await harness.stop()

@@ -763,6 +763,16 @@ def scratch_file(config: Config, stem: str, suffix: str) -> Path:
     return exports_dir(config) / f"{stem}-{secrets.token_hex(6)}.{suffix}"
 
 
+def remove_scratch_files(config: Config) -> int:
+    """Delete the export files and charts a crash left behind (they hold NIKs and phone
+    numbers); run at start-up, before any export. Returns how many."""
+    folder = config.data_dir / "exports"
+    leftovers = [path for path in folder.iterdir() if path.is_file()] if folder.is_dir() else []
+    for path in leftovers:
+        path.unlink(missing_ok=True)
+    return len(leftovers)
+
+
 def write_export(
     records: Iterable[Mapping[str, Any]],
     path: Path,

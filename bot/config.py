@@ -62,7 +62,7 @@ class BroadcastConfig:
 @dataclass(frozen=True)
 class Config:
     path: Path
-    token: str | None
+    token: str | None = field(repr=False)  # printing a Config never shows it
     api_url: str | None
     data_dir: Path
     default_language: str = "id"

@@ -100,6 +100,7 @@ def test_environment_contract(tmp_path: Path) -> None:
     assert config.base_file_url == "http://127.0.0.1:8081/file/bot"
     assert config.data_dir == tmp_path
     assert config.staff.is_staff(7) and config.staff.is_staff(8)
+    assert config.token == "42:abc" and "42:abc" not in repr(config)
     with pytest.raises(ConfigError, match="BOT_STAFF_IDS"):
         load_config(REPO / "config.yaml", environ={"BOT_STAFF_IDS": "seven"})
 

@@ -12,13 +12,13 @@ from typing import Any
 
 from desk import labels, local_datetime, text
 from screening.identity import load_wilayah
+from screening.model import OUTCOMES
+from store.registrations import STATUSES
 
 DAYS = 30
 WEEKS_SHOWN = 8
 FAQ_TOP = 5
 UNKNOWN = "unknown"
-OUTCOMES = ("eligible", "needs_preparation", "needs_medical_check", "not_eligible")
-STATUSES = ("baru", "dihubungi", "ikut_pelatihan", "lulus_pelatihan", "berangkat", "tidak_lanjut")
 
 Counts = tuple[tuple[str, int], ...]
 

@@ -53,9 +53,10 @@ from bot.services import Services, services
 from bot.ui import Button, answer, keyboard, reply, show
 from desk import labels
 from desk.export import ExportFilters, export_csv, export_xlsx
-from desk.stats import OUTCOMES, Stats, compute_stats, format_stats
+from desk.stats import Stats, compute_stats, format_stats
 from desk.unanswered import Group, group_questions
 from screening.identity import format_phone, load_wilayah, mask_nik
+from screening.model import OUTCOMES
 from store import STATUSES, Database, NotFoundError, StatusError, Stores
 
 log = logging.getLogger(__name__)

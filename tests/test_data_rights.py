@@ -177,6 +177,7 @@ def test_purge_cli(cli_env: Path, restored_logging: None) -> None:
     code, out = run_cli("purge", "--older-than", "400")
     assert code == 0
     assert "registrations_anonymised: 1" in out and "screenings: 1" in out
+    assert "handoff: 0" in out  # closed conversations with staff go too
     with Stores.open(cli_env) as stores:
         [old, new] = sorted(stores.registrations.iter_all(), key=lambda r: r["created_at"])
         assert "nik" not in old and "full_name" not in old and "anonymised_at" in old

@@ -305,3 +305,25 @@ async def test_contacting_staff_ends_a_flow_in_progress(desk: BotHarness) -> Non
     assert "sudah diteruskan ke petugas" in ack.text
     assert "Saya bingung" in group_message(desk, since)["text"]
     assert desk.app is not None and "registration" not in desk.app.user_data.get(CITIZEN, {})
+
+
+def test_retention_forgets_tickets_closed_long_ago(tmp_path: Path) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from bot.handlers.handoff import Tickets
+
+    now = [datetime(2026, 1, 1, tzinfo=UTC)]
+    with Stores.open(tmp_path / "data") as stores:
+        tickets = Tickets(stores.database("handoff"), clock=lambda: now[0])
+        old, _ = tickets.open(CITIZEN, CITIZEN, "SRG-2026-000001", "id")
+        tickets.link(GROUP, 10, old["id"])
+        tickets.close(old["id"], actor=STAFF)
+        still_open, _ = tickets.open(OTHER_CITIZEN, OTHER_CITIZEN, None, "id")
+        now[0] += timedelta(days=400)
+        recent, _ = tickets.open(CITIZEN, CITIZEN, "SRG-2026-000001", "id")
+        tickets.close(recent["id"], actor=STAFF)
+
+        assert tickets.purge(365) == 1
+        assert tickets.get(old["id"]) is None and tickets.linked(GROUP, 10) is None
+        assert tickets.get(still_open["id"]) is not None, "an open conversation stays"
+        assert tickets.get(recent["id"]) is not None

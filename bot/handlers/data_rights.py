@@ -306,6 +306,8 @@ async def purge_job(context: ContextTypes.DEFAULT_TYPE) -> None:
     """The daily retention run: anonymise or delete what is older than privacy.retention_days."""
     svc: Services = context.bot_data["services"]
     counts = await svc.call(svc.stores.purge, svc.config.retention_days)
+    tickets = await tickets_of(svc)
+    counts["handoff"] = await svc.call(tickets.purge, svc.config.retention_days)
     log.info("retention purge (%d days): %s", svc.config.retention_days, counts)
 
 

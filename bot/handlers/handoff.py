@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import logging
 import secrets
+from datetime import timedelta
 from typing import Any
 
 from telegram import ForceReply, InlineKeyboardMarkup, Message, Update
@@ -142,6 +143,23 @@ class Tickets:
             self._tickets.put(ticket_id, ticket)
             self._open_users.discard(ticket["user_id"])
             return ticket
+
+    def purge(self, older_than_days: int) -> int:
+        """Retention: forget the tickets closed more than ``older_than_days`` ago and the links
+        to them (a ticket ties a Telegram id to a registration number that retention
+        anonymises). Returns how many tickets."""
+        cutoff = iso(self._clock() - timedelta(days=older_than_days))
+        with self.database.locked():
+            stale = {
+                doc["id"]
+                for doc in self._tickets.find(
+                    lambda doc: doc["status"] == "closed" and (doc["closed_at"] or "") < cutoff
+                )
+            }
+            self._links.delete_many(
+                [key for key, link in self._links.items() if link["ticket"] in stale]
+            )
+            return self._tickets.delete_many(stale)
 
     def delete_user(self, user_id: int) -> int:
         """Forget the user's tickets (their right to erasure); returns how many."""

@@ -216,3 +216,17 @@ def restored_logging() -> Iterator[None]:
     root.handlers[:] = handlers
     root.setLevel(level)
     logging.setLogRecordFactory(factory)
+
+
+async def test_a_correction_started_mid_questionnaire_gets_the_typed_answer(
+    bot: BotHarness,
+) -> None:
+    await register(bot, CITIZEN)
+    await bot.send(CITIZEN, "/cekkelayakan")  # a questionnaire waiting for answers
+    [mine] = await bot.send(CITIZEN, "/dataku")
+    prompt = last(await bot.press(CITIZEN, mine, "Nama"))
+    assert prompt.text.endswith(text_of("reg_ask_name"))
+    saved = last(await bot.send(CITIZEN, "Siti Rahmawati"))
+    assert saved.text.startswith("✅"), "the questionnaire took the corrected name"
+    record = stores_of(bot).registrations.get_by_user(CITIZEN)
+    assert record is not None and record["full_name"] == "Siti Rahmawati"

@@ -506,6 +506,7 @@ async def begin_fix(update: Update, context: ContextTypes.DEFAULT_TYPE, field_na
     current = await svc.call(svc.stores.registrations.get_by_user, user.id)
     if current is None or field_name not in FIELD_STEPS:
         return False
+    end_conversations(update, context)  # a questionnaire would take the typed answer first
     flow = Flow(mode="fix", data={k: current.get(k) for k in SAVED_FIELDS}, done=list(STEPS))
     flow.reopen(*FIELD_STEPS[field_name])
     t = await _turn(update, context, flow)

@@ -37,6 +37,7 @@ from bot.handlers import screening as screening_handlers
 from bot.persistence import StorePersistence
 from bot.processing import PerChatUpdateProcessor
 from bot.ratelimit import PriorityRateLimiter
+from bot.routing import router
 from bot.services import Services
 
 log = logging.getLogger(__name__)
@@ -86,14 +87,14 @@ def build_application(
     handoff.register_early(app)  # group -1: /tutup, staff answers, citizens' open conversations
     fallbacks.register_first(app)
     start.register(app)
-    handoff.register(app)  # "Hubungi petugas" (m:contact, /petugas)
-    staff.register(app)  # the desk: /pendaftar /ekspor /statistik /pertanyaan and st: buttons
-    faq.register(app)
-    screening_handlers.register(app)  # a conversation: before free text as questions
+    handoff.register(app)  # /petugas
+    staff.register(app)  # the desk: /pendaftar /ekspor /statistik /pertanyaan
+    screening_handlers.register(app)  # a flow that owns text while active: before free text
     registration.register(app)  # a flow that owns text while active: before free text
-    data_rights.register(app)  # /dataku, /hapusdata, data: buttons, the daily retention purge
-    subscribe.register(app)  # /langganan, /berhenti, sub: buttons
-    broadcast.register(app)  # /pengumuman, /siaran, bc: buttons, a draft's typed input
+    data_rights.register(app)  # /dataku, /hapusdata, the daily retention purge
+    subscribe.register(app)  # /langganan, /berhenti
+    broadcast.register(app)  # /pengumuman, /siaran, a draft's typed input
+    router.register(app)  # every button of every area (bot/routing.py), guards declared there
     faq.register_questions(app)
     registration.register_cancel_fallback(app)  # /batal outside every flow: nothing to cancel
     fallbacks.register(app)

@@ -140,7 +140,6 @@ def cmd_purge(args: argparse.Namespace, config: Config) -> int:
     """Retention: anonymise registrations and delete screenings, questions, idle users,
     subscriptions and closed handoff tickets not updated for DAYS (default
     privacy.retention_days); print the counts."""
-    from bot.handlers.handoff import Tickets
     from store import StoreError, Stores
 
     days = args.older_than if args.older_than is not None else config.retention_days
@@ -150,7 +149,6 @@ def cmd_purge(args: argparse.Namespace, config: Config) -> int:
     try:
         with Stores.open(config.data_dir) as stores:
             counts = stores.purge(days)
-            counts["handoff"] = Tickets.open_store(stores).purge(days)
     except StoreError as exc:  # e.g. the bot is running on this data directory
         print(exc, file=sys.stderr)
         return 1

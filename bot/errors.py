@@ -8,6 +8,7 @@ from telegram import Update
 from telegram.error import Forbidden, NetworkError, TelegramError
 from telegram.ext import ContextTypes
 
+from bot.flow import StateNotSaved
 from bot.ui import answer, reply
 
 log = logging.getLogger(__name__)
@@ -33,6 +34,7 @@ async def error_handler(update: object, context: ContextTypes.DEFAULT_TYPE) -> N
             lang = await svc.language(update.effective_user)
         except Exception:  # the failure may be the store's own: say it in the default language
             lang = svc.config.default_language
-        await reply(update, svc.texts.render("error", lang))
+        key = "error_not_saved" if isinstance(error, StateNotSaved) else "error"
+        await reply(update, svc.texts.render(key, lang))
     except TelegramError as exc:
         log.warning("could not tell the user about the error: %s", exc)

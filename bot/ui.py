@@ -35,10 +35,13 @@ ReplyMarkup = InlineKeyboardMarkup | ReplyKeyboardMarkup | ReplyKeyboardRemove
 
 
 def button(text: str, data: str) -> InlineKeyboardButton:
+    """A URL button, or a callback button whose data a declared action reads (``bot.routing``):
+    the field count and the 64-byte limit are checked here, when the keyboard is built."""
     if data.startswith(("https://", "http://", "tg://")):
         return InlineKeyboardButton(text, url=data)
-    if not 1 <= len(data.encode()) <= CALLBACK_DATA_LIMIT:
-        raise ValueError(f"callback data must be 1-64 bytes: {data!r}")
+    from bot.routing import router  # routing needs this module's answer(): imported late
+
+    router.check(data)
     return InlineKeyboardButton(text, callback_data=data)
 
 

@@ -14,6 +14,7 @@ from typing import Any, TypeVar
 from store import fs
 from store.clock import Clock, utc_now
 from store.durable import DEFAULT_COMPACT_MIN_BYTES, Database
+from store.handoff import Tickets
 from store.registrations import RegistrationRepo
 from store.repos import (
     AuditRepo,
@@ -29,7 +30,16 @@ T = TypeVar("T")
 
 #: Store files of the bot. Busy collections get their own file so they never queue behind
 #: registrations; consents live with the screenings they authorise.
-CORE_STORES = ("registrations", "screenings", "users", "subscribers", "unanswered", "audit", "kv")
+CORE_STORES = (
+    "registrations",
+    "screenings",
+    "users",
+    "subscribers",
+    "unanswered",
+    "audit",
+    "kv",
+    "handoff",
+)
 _NAME = re.compile(r"[a-z][a-z0-9_]{0,39}")
 
 #: ``actor`` recorded for actions the citizen or the system takes (no personal id in the audit).
@@ -63,6 +73,7 @@ class Stores:
         self.unanswered = UnansweredRepo(db["unanswered"], clock=clock)
         self.audit = AuditRepo(db["audit"], clock=clock)
         self.kv = KeyValueRepo(db["kv"])
+        self.handoff = Tickets(db["handoff"], clock=clock)
 
     @classmethod
     def open(
@@ -102,6 +113,7 @@ class Stores:
             "users": self.users.delete_user(user_id),
             "subscribers": self.subscribers.delete_user(user_id),
             "kv": self.kv.delete_user(user_id),
+            "handoff": self.handoff.delete_user(user_id),
         }
         self.audit.record(actor, "user_data_deleted", None, {"counts": counts})
         return counts
@@ -118,6 +130,7 @@ class Stores:
             "unanswered": self.unanswered.delete_older_than(cutoff),
             "users": self.users.delete_inactive_since(cutoff),
             "subscribers": self.subscribers.delete_inactive_since(cutoff),
+            "handoff": self.handoff.purge(older_than_days),
         }
         self.audit.record(
             SYSTEM_ACTOR, "retention_purge", None, {"days": older_than_days, "counts": counts}

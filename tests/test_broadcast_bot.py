@@ -387,7 +387,7 @@ async def test_non_staff_are_refused(desk: BotHarness, emu: BotAPIEmulator) -> N
     update = emu.press(CITIZEN, welcome.message_id, "bc:go")
     await desk.processed(update["update_id"])
     answered = emu.callback_answer(update["callback_query"]["id"])
-    assert answered == {"text": TEXTS.get("bc_staff_only", "id"), "show_alert": True}
+    assert answered == {"text": TEXTS.get("staff_only", "id"), "show_alert": True}
 
 
 async def test_citizens_are_answered_promptly_during_a_broadcast(

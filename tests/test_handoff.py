@@ -103,7 +103,7 @@ async def test_round_trip_through_the_staff_group(desk: BotHarness) -> None:
     assert "Warga" not in text  # no Telegram name either
     ticket = forwarded["text"].split("tiket ")[1].split(" ")[0]
     assert opened.text.count(ticket) == 1  # the citizen's reference is the ticket number
-    assert {d for _, d in desk.emu.buttons(forwarded)} == {f"st:r:{ticket}", f"st:x:{ticket}"}
+    assert {d for _, d in desk.emu.buttons(forwarded)} == {f"ho:r:{ticket}", f"ho:x:{ticket}"}
 
     since = len(desk.emu.calls)
     [delivered] = await staff_reply(desk, forwarded, "Tes bulan depan, <pantau> info resmi & web")
@@ -118,7 +118,7 @@ async def test_round_trip_through_the_staff_group(desk: BotHarness) -> None:
 
     second = group_message(desk, since)
     since = len(desk.emu.calls)
-    await press_in(desk, STAFF, GROUP, second["message_id"], f"st:x:{ticket}")
+    await press_in(desk, STAFF, GROUP, second["message_id"], f"ho:x:{ticket}")
     notice = group_message(desk, since)["text"]
     assert f"Tiket {ticket}" in notice and "ditutup oleh petugas" in notice
     assert "reply_markup" not in (desk.emu.message(GROUP, second["message_id"]) or {})
@@ -142,7 +142,7 @@ async def test_reply_button_prompt_and_refusals(desk: BotHarness) -> None:
     ticket = forwarded["text"].split("tiket ")[1].split(" ")[0]
 
     since = len(desk.emu.calls)
-    await press_in(desk, STAFF, GROUP, forwarded["message_id"], f"st:r:{ticket}")
+    await press_in(desk, STAFF, GROUP, forwarded["message_id"], f"ho:r:{ticket}")
     prompt = group_message(desk, since)
     assert ticket in prompt["text"] and prompt["reply_markup"]["force_reply"] is True
 
@@ -157,7 +157,7 @@ async def test_reply_button_prompt_and_refusals(desk: BotHarness) -> None:
     assert await desk.send(STAFF, "rapat jam 2 ya", chat_id=GROUP, chat_type="supergroup") == []
     [welcome] = await desk.send(CITIZEN, "/menu")
     assert welcome.message_id is not None
-    for data in (f"st:r:{ticket}", f"st:x:{ticket}"):
+    for data in (f"ho:r:{ticket}", f"ho:x:{ticket}"):
         markup = {"inline_keyboard": [[{"text": "x", "callback_data": data}]]}
         desk.emu.set_message_markup(CITIZEN, welcome.message_id, markup)
         assert await desk.press(CITIZEN, welcome.message_id, data) == []
@@ -172,7 +172,7 @@ async def test_reply_button_prompt_and_refusals(desk: BotHarness) -> None:
     [late] = await staff_reply(desk, prompt, "satu lagi")
     assert "sudah ditutup" in late.text
     assert "satu lagi" not in desk.emu.last_message(CITIZEN)["text"]
-    await press_in(desk, STAFF, GROUP, forwarded["message_id"], f"st:r:{ticket}")
+    await press_in(desk, STAFF, GROUP, forwarded["message_id"], f"ho:r:{ticket}")
     answer = desk.emu.calls_for("answerCallbackQuery")[-1].params
     assert answer["text"] == TEXTS.get("handoff_already_closed", "id")
 
@@ -304,13 +304,14 @@ async def test_contacting_staff_ends_a_flow_in_progress(desk: BotHarness) -> Non
     [ack] = await desk.send(CITIZEN, "Saya bingung nomor NIK yang mana")
     assert "sudah diteruskan ke petugas" in ack.text
     assert "Saya bingung" in group_message(desk, since)["text"]
-    assert desk.app is not None and "registration" not in desk.app.user_data.get(CITIZEN, {})
+    assert desk.app is not None
+    assert desk.app.user_data[CITIZEN]["flow"]["name"] == "handoff", "the registration ended"
 
 
 def test_retention_forgets_tickets_closed_long_ago(tmp_path: Path) -> None:
     from datetime import UTC, datetime, timedelta
 
-    from bot.handlers.handoff import Tickets
+    from store.handoff import Tickets
 
     now = [datetime(2026, 1, 1, tzinfo=UTC)]
     with Stores.open(tmp_path / "data") as stores:

@@ -145,7 +145,7 @@ async def test_full_registration(bot: BotHarness) -> None:
     }
     assert record["programmes"] == ["korea_work"] and record["training_willing"] is True
     assert record["domicile_confirmed"] is True and record["email"] == "siti@example.com"
-    assert bot.app is not None and "registration" not in bot.app.user_data.get(CITIZEN, {})
+    assert bot.app is not None and "flow" not in bot.app.user_data.get(CITIZEN, {})
 
 
 async def test_edit_before_confirming(bot: BotHarness) -> None:

@@ -231,7 +231,7 @@ async def test_back_returns_to_the_previous_answer_and_prunes(bot: BotHarness) -
     # Not living in Kota Serang after all: the kecamatan question and its answer are dropped.
     screen = await walk(bot, screen, [("domicile", False)])
     assert step_of(screen) == "birth_date" and "Pertanyaan 3 dari " in screen.text
-    session = stores(bot).kv.get("ptb_user_data", str(CITIZEN))["screening"]
+    session = stores(bot).kv.get("ptb_user_data", str(CITIZEN))["flow"]["state"]
     assert "kecamatan" not in session["answers"] and session["answers"]["domicile"] is False
 
     screen = await press(bot, screen, "scr:back:birth_date")
@@ -324,7 +324,7 @@ async def test_declined_consent_stores_no_sensitive_answer(bot: BotHarness) -> N
     assert "pertanyaan kesehatan dan catatan hukum dilewati" in review.text
     assert step_of(review) == "review"
     assert "Persetujuan data kesehatan dan hukum: <b>Tidak setuju</b>" in review.text
-    persisted = stores(bot).kv.get("ptb_user_data", str(CITIZEN))["screening"]
+    persisted = stores(bot).kv.get("ptb_user_data", str(CITIZEN))["flow"]["state"]
     assert persisted["consent"] is False and not SENSITIVE & set(persisted["answers"])
 
     result = await press(bot, review, "scr:ok")
@@ -435,7 +435,7 @@ async def test_every_step_is_on_disk_before_the_reply(
         assert step_of(screen) == "eps_topik_score"
         session = revived.app.bot_data["services"].stores.kv.get(  # type: ignore[union-attr]
             "ptb_user_data", str(CITIZEN)
-        )["screening"]
+        )["flow"]["state"]
         assert session["answers"]["birth_date"] == "1998-05-10"
     finally:
         await revived.stop()

@@ -372,6 +372,7 @@ def test_delete_user_removes_everything_and_keeps_an_anonymous_audit_line(
         "users": 1,
         "subscribers": 1,
         "kv": 2,
+        "handoff": 0,
     }
     assert stores.registrations.get_by_user(uid) is None
     assert stores.screenings.get(uid) is None
@@ -403,6 +404,7 @@ def test_purge_applies_retention(stores: Stores, clock: FakeClock) -> None:
         "unanswered": 1,
         "users": 1,
         "subscribers": 1,
+        "handoff": 0,
     }
     assert stores.subscribers.is_subscribed(2)
     assert stores.unanswered.count_total() == 1

@@ -6,7 +6,7 @@ sees a preview sent exactly as citizens will get it (with the unsubscribe button
 now, schedules it (``28-11-2026 09:00``, Asia/Jakarta) or cancels. ``/siaran`` lists running,
 scheduled and past announcements with their figures, and cancels.
 
-Drafts live in memory only (a restart drops an unfinished draft); everything after "send" or
+A draft is the staff member's active flow (``bot.flow``, durable); everything after "send" or
 "schedule" is in the durable outbox (``desk/broadcast.py``). The :class:`Broadcaster` runs the
 deliveries as plain tasks, with bulk requests marked for the rate limiter, edits the staff
 member's progress message and sends the final report. At start-up it resumes running
@@ -36,15 +36,16 @@ from telegram.error import (
 )
 from telegram.ext import (
     Application,
-    CallbackQueryHandler,
     CommandHandler,
     ContextTypes,
     MessageHandler,
     filters,
 )
 
+from bot import flow
 from bot.i18n import Markup, Texts, escape
 from bot.ratelimit import BULK, PriorityRateLimiter, retry_after_seconds
+from bot.routing import pressed, router
 from bot.services import Services, services
 from bot.telegram_html import CAPTION_LIMIT, MESSAGE_LIMIT, check_html, to_plain, utf16_len
 from bot.ui import answer, keyboard, reply, show
@@ -76,7 +77,6 @@ from store.clock import parse
 
 log = logging.getLogger(__name__)
 
-DRAFTS = "broadcast_drafts"
 BROADCASTER = "broadcaster"
 #: Audience dimensions offered as sub-menus, in order.
 DIMENSIONS = ("outcome", "programme", "kecamatan", "status")
@@ -110,19 +110,43 @@ class Draft:
     audience: Audience | None = None
     count: int = 0
 
+    @classmethod
+    def of(cls, context: ContextTypes.DEFAULT_TYPE) -> Draft | None:
+        """The draft being composed, if it is the staff member's active flow."""
+        raw = flow.state(context, flow.BROADCAST_DRAFT)
+        if raw is None:
+            return None
+        audience = Audience.from_dict(raw["audience"]) if raw.get("audience") else None
+        return cls(raw["lang"], raw["step"], raw.get("content"), audience, raw.get("count", 0))
+
+    async def keep(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """Save the draft as the active flow (a restart keeps an unfinished draft)."""
+        data = {
+            "lang": self.lang,
+            "step": self.step,
+            "content": self.content,
+            "audience": self.audience.as_dict() if self.audience else None,
+            "count": self.count,
+        }
+        await flow.put(update, context, flow.BROADCAST_DRAFT, data)
+
 
 class _Composing(filters.MessageFilter):
     """Messages of a staff member whose draft waits for typed input at one of ``steps``."""
 
-    def __init__(self, drafts: dict[int, Draft], steps: tuple[str, ...]) -> None:
+    def __init__(self, app: Application, steps: tuple[str, ...]) -> None:
         super().__init__(name="composing")
-        self.drafts = drafts
+        self._user_data = app.user_data
         self.steps = steps
 
     def filter(self, message: Message) -> bool:
         user = message.from_user
-        draft = self.drafts.get(user.id) if user else None
-        return draft is not None and draft.step in self.steps
+        slot = (self._user_data.get(user.id) or {}).get(flow.KEY) if user else None
+        return (
+            isinstance(slot, dict)
+            and slot.get("name") == flow.BROADCAST_DRAFT
+            and slot["state"].get("step") in self.steps
+        )
 
 
 # -- what citizens receive ------------------------------------------------------------------
@@ -510,10 +534,6 @@ async def _staff(
     return None
 
 
-def _drafts(context: ContextTypes.DEFAULT_TYPE) -> dict[int, Draft]:
-    return context.bot_data[DRAFTS]
-
-
 def _cancel_markup(svc: Services, lang: str) -> InlineKeyboardMarkup:
     return keyboard([[(svc.texts.get("btn_bc_cancel_draft", lang), "bc:x")]])
 
@@ -567,7 +587,7 @@ async def compose(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     if staff is None or update.effective_user is None:
         return
     svc, lang = staff
-    _drafts(context)[update.effective_user.id] = Draft(lang)
+    await Draft(lang).keep(update, context)
     await reply(update, svc.texts.render("bc_compose_prompt", lang), _cancel_markup(svc, lang))
 
 
@@ -575,8 +595,7 @@ async def cancel_draft(update: Update, context: ContextTypes.DEFAULT_TYPE) -> No
     """/batal or the Batal button while composing: drop the draft, nothing is sent."""
     svc = services(context)
     lang = await svc.language(update.effective_user)
-    if update.effective_user is not None:
-        _drafts(context).pop(update.effective_user.id, None)
+    await flow.end(update, context, flow.BROADCAST_DRAFT)
     await answer(update.callback_query)
     await show(update, svc.texts.render("bc_draft_cancelled", lang))
 
@@ -588,7 +607,7 @@ async def on_input(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     if staff is None or message is None or user is None:
         return
     svc, lang = staff
-    draft = _drafts(context).get(user.id)
+    draft = Draft.of(context)
     if draft is None:
         return
     if draft.step == "schedule":
@@ -599,6 +618,7 @@ async def on_input(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         await reply(update, problem, _cancel_markup(svc, lang))
         return
     draft.content, draft.step = content, "audience"
+    await draft.keep(update, context)
     await _show_audiences(update, svc, lang, edit=False)
 
 
@@ -637,6 +657,7 @@ async def _choose_audience(
         await _show_audiences(update, svc, lang, edit=False)
         return
     draft.audience, draft.count, draft.step = audience, len(recipients), "confirm"
+    await draft.keep(update, context)
     chat = update.effective_chat
     assert chat is not None and draft.content is not None
     await send_announcement(
@@ -705,7 +726,7 @@ async def _create(
         audience=draft.audience,
         scheduled_for=scheduled_for,
     )
-    _drafts(context).pop(user.id, None)
+    await flow.end(update, context, flow.BROADCAST_DRAFT)
     action = "broadcast_scheduled" if scheduled_for else "broadcast_sent"
     details = {"audience": draft.audience.as_dict(), "recipients_at_compose": draft.count}
     await svc.call(svc.stores.audit.record, user.id, action, f"broadcast:{doc['id']}", details)
@@ -723,7 +744,7 @@ async def on_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     if action in ("l", "c", "cy"):
         await _list_button(update, context, svc, lang, action, rest)
         return
-    draft = _drafts(context).get(user.id)
+    draft = Draft.of(context)
     if draft is None or (action in ("go", "sch") and draft.step != "confirm"):
         await answer(query, svc.texts.get("bc_expired", lang), alert=True)
         return
@@ -759,6 +780,7 @@ async def on_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         await broadcaster(context).begin(doc["id"])
     elif action == "sch":
         draft.step = "schedule"
+        await draft.keep(update, context)
         await answer(query)
         text = svc.texts.render("bc_schedule_prompt", lang, example=_example_time(svc))
         await show(update, text, _cancel_markup(svc, lang))
@@ -836,14 +858,26 @@ async def _list_button(
 
 def register(app: Application) -> None:
     """Staff commands and buttons, and the typed input of a draft (before free text as FAQ)."""
-    drafts: dict[int, Draft] = app.bot_data.setdefault(DRAFTS, {})
     private = filters.ChatType.PRIVATE
-    typing = _Composing(drafts, ("content", "schedule"))
-    composing = _Composing(drafts, ("content", "audience", "confirm", "schedule"))
+    typing = _Composing(app, ("content", "schedule"))
+    composing = _Composing(app, ("content", "audience", "confirm", "schedule"))
     app.add_handler(CommandHandler("pengumuman", compose, filters=private))
     app.add_handler(CommandHandler("siaran", list_command, filters=private))
     app.add_handler(CommandHandler("batal", cancel_draft, filters=private & composing))
     app.add_handler(
         MessageHandler(private & typing & ~filters.COMMAND & ~filters.StatusUpdate.ALL, on_input)
     )
-    app.add_handler(CallbackQueryHandler(on_button, pattern=r"^bc:"))
+
+
+for _name, *_fields in (
+    ("x",),
+    ("a", "kind", "value?"),
+    ("d", "dimension"),
+    ("ab",),
+    ("go",),
+    ("sch",),
+    ("l",),
+    ("c", "broadcast"),
+    ("cy", "broadcast"),
+):
+    router.action("bc", _name, *_fields, staff_only=True).handles(pressed(on_button))

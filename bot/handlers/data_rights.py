@@ -18,16 +18,16 @@ from typing import Any
 from telegram import InlineKeyboardMarkup, Update
 from telegram.ext import (
     Application,
-    CallbackQueryHandler,
     CommandHandler,
     ContextTypes,
     filters,
 )
 
+from bot import flow
 from bot.handlers import registration
-from bot.handlers.handoff import tickets_of
 from bot.i18n import Markup, Texts
 from bot.menu import main_menu
+from bot.routing import Handler, Stale, pressed, router
 from bot.services import Services, services
 from bot.ui import answer, keyboard, reply, show
 from screening.identity import mask_phone
@@ -233,8 +233,7 @@ async def withdraw_confirmed(update: Update, context: ContextTypes.DEFAULT_TYPE)
     screening = await svc.call(stores.screenings.get, user.id)
     if screening is not None and screening.get("answers") is not None:
         await svc.call(stores.screenings.save, user.id, {}, screening["result"], False)
-    if context.user_data is not None:
-        context.user_data.pop(registration.FLOW_KEY, None)
+    await flow.end(update, context, flow.REGISTRATION)
     rows = [
         [(svc.texts.get("btn_data_delete", lang), "data:delete")],
         [(svc.texts.get("btn_home", lang), "m:home")],
@@ -261,9 +260,7 @@ async def delete_confirmed(update: Update, context: ContextTypes.DEFAULT_TYPE) -
     assert user is not None and chat is not None
     lang = await svc.language(user)
     await answer(update.callback_query)
-    counts = await svc.call(svc.stores.delete_user, user.id)
-    tickets = await tickets_of(svc)  # conversations with staff (ids and counts only)
-    counts["handoff"] = await svc.call(tickets.delete_user, user.id)
+    counts = await svc.call(svc.stores.delete_user, user.id)  # handoff tickets included
     log.info("a citizen deleted their data: %s", counts)
     await forget_conversations(update, context)
     svc.forget_user(user.id)
@@ -271,8 +268,7 @@ async def delete_confirmed(update: Update, context: ContextTypes.DEFAULT_TYPE) -
 
 
 async def forget_conversations(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    """Forget the user's conversation state: user and chat data, and every ConversationHandler's
-    state for this chat."""
+    """Forget the user's conversation state: the active flow, user and chat data."""
     app = context.application
     if context.user_data is not None:
         context.user_data.clear()
@@ -282,7 +278,6 @@ async def forget_conversations(update: Update, context: ContextTypes.DEFAULT_TYP
         if context.chat_data is not None:
             context.chat_data.clear()
         app.drop_chat_data(update.effective_chat.id)
-    registration.end_conversations(update, context)
     if app.persistence is not None:
         await app.update_persistence()
 
@@ -306,8 +301,6 @@ async def purge_job(context: ContextTypes.DEFAULT_TYPE) -> None:
     """The daily retention run: anonymise or delete what is older than privacy.retention_days."""
     svc: Services = context.bot_data["services"]
     counts = await svc.call(svc.stores.purge, svc.config.retention_days)
-    tickets = await tickets_of(svc)
-    counts["handoff"] = await svc.call(tickets.purge, svc.config.retention_days)
     log.info("retention purge (%d days): %s", svc.config.retention_days, counts)
 
 
@@ -316,14 +309,28 @@ def register(app: Application) -> None:
     private = filters.ChatType.PRIVATE
     app.add_handler(CommandHandler("dataku", my_data, filters=private))
     app.add_handler(CommandHandler("hapusdata", delete, filters=private))
-    app.add_handler(CallbackQueryHandler(my_data, pattern=r"^data:view$"))
-    app.add_handler(CallbackQueryHandler(fix, pattern=r"^data:fix:"))
-    app.add_handler(CallbackQueryHandler(withdraw, pattern=r"^data:withdraw$"))
-    app.add_handler(CallbackQueryHandler(withdraw_confirmed, pattern=r"^data:withdraw:yes$"))
-    app.add_handler(CallbackQueryHandler(delete, pattern=r"^data:delete$"))
-    app.add_handler(CallbackQueryHandler(delete_confirmed, pattern=r"^data:delete:yes$"))
-    app.add_handler(CallbackQueryHandler(keep, pattern=r"^data:keep$"))
     if app.job_queue is not None:
         config = app.bot_data["config"]
         at = PURGE_AT.replace(tzinfo=config.tz)
         app.job_queue.run_daily(purge_job, at, name="retention-purge")
+
+
+def _two_step(ask: Handler, confirmed: Handler) -> Handler:
+    """``data:<action>`` asks, ``data:<action>:yes`` does it."""
+
+    async def handler(update: Update, context: ContextTypes.DEFAULT_TYPE, *answer: str) -> None:
+        if not answer:
+            await ask(update, context)
+        elif answer == ("yes",):
+            await confirmed(update, context)
+        else:
+            raise Stale(answer[0])
+
+    return handler
+
+
+router.action("data", "view").handles(pressed(my_data))
+router.action("data", "fix", "field").handles(pressed(fix))
+router.action("data", "withdraw", "confirm?").handles(_two_step(withdraw, withdraw_confirmed))
+router.action("data", "delete", "confirm?").handles(_two_step(delete, delete_confirmed))
+router.action("data", "keep").handles(pressed(keep))

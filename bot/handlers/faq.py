@@ -6,10 +6,11 @@ import re
 from dataclasses import dataclass
 
 from telegram import InlineKeyboardMarkup, Update
-from telegram.ext import Application, CallbackQueryHandler, ContextTypes, MessageHandler, filters
+from telegram.ext import Application, ContextTypes, MessageHandler, filters
 
 from bot.i18n import Markup, Texts, escape
 from bot.menu import main_menu
+from bot.routing import pressed, router
 from bot.services import services
 from bot.ui import answer, column, keyboard, reply, show
 from faq.matcher import Match, Matcher
@@ -211,16 +212,16 @@ async def answer_text(update: Update, context: ContextTypes.DEFAULT_TYPE, text: 
         await svc.call(svc.stores.unanswered.log, masked, lang)
 
 
-def register(app: Application) -> None:
-    app.add_handler(CallbackQueryHandler(show_topics, pattern=r"^m:topics$"))
-    app.add_handler(CallbackQueryHandler(show_topic, pattern=r"^t:"))
-    app.add_handler(CallbackQueryHandler(show_entry, pattern=r"^[qd]:"))
-    app.add_handler(CallbackQueryHandler(ask_prompt, pattern=r"^m:ask$"))
-    app.add_handler(CallbackQueryHandler(none_of_these, pattern=r"^m:none$"))
-
-
 def register_questions(app: Application) -> None:
     """Free text as questions: registered after every conversation, as the last text handler."""
     app.add_handler(
         MessageHandler(filters.TEXT & ~filters.COMMAND & filters.ChatType.PRIVATE, question)
     )
+
+
+router.action("m", "topics").handles(pressed(show_topics))
+router.action("t", "", "topic").handles(pressed(show_topic))
+router.action("q", "", "entry").handles(pressed(show_entry))
+router.action("d", "", "entry").handles(pressed(show_entry))
+router.action("m", "ask").handles(pressed(ask_prompt))
+router.action("m", "none").handles(pressed(none_of_these))

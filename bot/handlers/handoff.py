@@ -12,15 +12,13 @@ prompt); the bot sends the answer to the citizen. Staff close the ticket with "T
 replying /tutup, and the citizen can end it too. Tickets, and which staff-side message belongs to
 which ticket, live in the durable store ``handoff``: an open conversation survives a restart.
 
-Callback data: ``ho:end`` (the citizen ends), ``st:r:<ticket>`` / ``st:x:<ticket>`` (staff: reply,
+Callback data: ``ho:end`` (the citizen ends), ``ho:r:<ticket>`` / ``ho:x:<ticket>`` (staff: reply,
 close).
 """
 
 from __future__ import annotations
 
 import logging
-import secrets
-from datetime import timedelta
 from typing import Any
 
 from telegram import ForceReply, InlineKeyboardMarkup, Message, Update
@@ -29,23 +27,21 @@ from telegram.error import Forbidden, TelegramError
 from telegram.ext import (
     Application,
     ApplicationHandlerStop,
-    CallbackQueryHandler,
     CommandHandler,
     ContextTypes,
     MessageHandler,
     filters,
 )
 
-from bot.handlers import registration
-from bot.handlers import screening as questionnaire
-from bot.handlers.staff import repository, staff_lang
+from bot import flow
+from bot.handlers.staff import staff_lang
 from bot.i18n import Markup, escape
 from bot.menu import main_menu
+from bot.routing import pressed, router
 from bot.services import Services, services
 from bot.ui import answer, keyboard, reply
 from screening.identity import redact
-from store import Database, Stores
-from store.clock import Clock, iso, utc_now
+from store.handoff import Tickets
 from store.stores import SYSTEM_ACTOR
 
 log = logging.getLogger(__name__)
@@ -57,121 +53,11 @@ Doc = dict[str, Any]
 RELAY_GROUP = -1
 #: Longest relayed text; the header and the rest of the message fit Telegram's 4,096.
 MAX_RELAY_CHARS = 3500
-_TICKET_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I
-
-
-class Tickets:
-    """Handoff tickets, and the staff-side messages that belong to them."""
-
-    def __init__(self, database: Database, *, clock: Clock = utc_now) -> None:
-        self.database = database
-        self._clock = clock
-        self._tickets = database.table("tickets", indexes=("user_id",))
-        self._links = database.table("links")
-        open_now = self._tickets.find(lambda doc: doc["status"] == "open")
-        self._open_users = {doc["user_id"] for doc in open_now}
-
-    @classmethod
-    def open_store(cls, stores: Stores) -> Tickets:
-        return cls(stores.database("handoff"))
-
-    def has_open(self, user_id: int) -> bool:
-        """Whether the user has an open ticket (from memory: safe on the event loop)."""
-        return user_id in self._open_users
-
-    def open_for(self, user_id: int) -> Doc | None:
-        """The user's open ticket, or None."""
-        found = [t for t in self._tickets.find_by("user_id", user_id) if t["status"] == "open"]
-        return found[-1] if found else None
-
-    def open(self, user_id: int, chat_id: int, reg_no: str | None, lang: str) -> tuple[Doc, bool]:
-        """The user's open ticket, created if needed; returns (ticket, created)."""
-        with self.database.locked():
-            current = self.open_for(user_id)
-            if current is not None:
-                return current, False
-            ticket_id = self._new_id()
-            ticket: Doc = {
-                "id": ticket_id,
-                "user_id": user_id,
-                "chat_id": chat_id,
-                "reg_no": reg_no,
-                "lang": lang,
-                "status": "open",
-                "messages": 0,
-                "opened_at": iso(self._clock()),
-                "closed_at": None,
-                "closed_by": None,
-            }
-            self._tickets.put(ticket_id, ticket)
-            self._open_users.add(user_id)
-            return ticket, True
-
-    def _new_id(self) -> str:
-        while True:
-            ticket_id = "T-" + "".join(secrets.choice(_TICKET_ALPHABET) for _ in range(5))
-            if ticket_id not in self._tickets:
-                return ticket_id
-
-    def get(self, ticket_id: str) -> Doc | None:
-        return self._tickets.get(ticket_id)
-
-    def count_message(self, ticket_id: str) -> None:
-        """One more citizen message relayed (no text is kept)."""
-        with self.database.locked():
-            ticket = self._tickets.get(ticket_id)
-            if ticket is not None:
-                ticket["messages"] += 1
-                self._tickets.put(ticket_id, ticket)
-
-    def link(self, chat_id: int, message_id: int, ticket_id: str) -> None:
-        """Remember that a staff-side bot message belongs to ``ticket_id``."""
-        self._links.put(f"{chat_id}:{message_id}", {"ticket": ticket_id})
-
-    def linked(self, chat_id: int, message_id: int) -> Doc | None:
-        """The ticket a staff-side bot message belongs to, or None."""
-        link = self._links.get(f"{chat_id}:{message_id}")
-        return self._tickets.get(link["ticket"]) if link else None
-
-    def close(self, ticket_id: str, *, actor: int) -> Doc | None:
-        """Close the ticket; None if it was already closed (or never existed)."""
-        with self.database.locked():
-            ticket = self._tickets.get(ticket_id)
-            if ticket is None or ticket["status"] != "open":
-                return None
-            ticket.update(status="closed", closed_at=iso(self._clock()), closed_by=actor)
-            self._tickets.put(ticket_id, ticket)
-            self._open_users.discard(ticket["user_id"])
-            return ticket
-
-    def purge(self, older_than_days: int) -> int:
-        """Retention: forget the tickets closed more than ``older_than_days`` ago and the links
-        to them (a ticket ties a Telegram id to a registration number that retention
-        anonymises). Returns how many tickets."""
-        cutoff = iso(self._clock() - timedelta(days=older_than_days))
-        with self.database.locked():
-            stale = {
-                doc["id"]
-                for doc in self._tickets.find(
-                    lambda doc: doc["status"] == "closed" and (doc["closed_at"] or "") < cutoff
-                )
-            }
-            self._links.delete_many(
-                [key for key, link in self._links.items() if link["ticket"] in stale]
-            )
-            return self._tickets.delete_many(stale)
-
-    def delete_user(self, user_id: int) -> int:
-        """Forget the user's tickets (their right to erasure); returns how many."""
-        with self.database.locked():
-            keys = [t["id"] for t in self._tickets.find_by("user_id", user_id)]
-            self._open_users.discard(user_id)
-            return self._tickets.delete_many(keys)
 
 
 async def tickets_of(svc: Services) -> Tickets:
-    """The handoff tickets, opened on first use."""
-    return await repository(svc, "handoff_tickets", Tickets.open_store)
+    """The handoff tickets (``store.handoff``)."""
+    return svc.stores.handoff
 
 
 def destinations(svc: Services) -> list[int]:
@@ -215,27 +101,6 @@ async def _tell_staff(context: Context, svc: Services, ticket: Doc, key: str) ->
 # -- the citizen's side ---------------------------------------------------------------------------
 
 
-#: Where the flows that read typed answers keep their progress in ``user_data``.
-_FLOW_KEYS = (registration.FLOW_KEY, questionnaire.SESSION_KEY)
-
-
-def _in_flow(context: Context) -> bool:
-    """Whether a pre-registration or the questionnaire waits for the citizen's typed answers."""
-    return any(key in (context.user_data or {}) for key in _FLOW_KEYS)
-
-
-async def _end_flows(update: Update, context: Context) -> None:
-    """One flow at a time: talking to the staff ends a pre-registration or questionnaire left
-    open, so it cannot take the messages meant for the staff."""
-    if not _in_flow(context):
-        return
-    assert context.user_data is not None
-    for key in _FLOW_KEYS:
-        context.user_data.pop(key, None)
-    registration.end_conversations(update, context)
-    await registration.persist(update, context)
-
-
 async def contact(update: Update, context: Context) -> None:
     """ "Hubungi petugas" and /petugas: open (or show) the citizen's ticket."""
     svc = services(context)
@@ -249,16 +114,23 @@ async def contact(update: Update, context: Context) -> None:
             update, svc.texts.render("handoff_unavailable", lang), main_menu(svc.texts, lang)
         )
         return
-    await _end_flows(update, context)
     tickets = await tickets_of(svc)
     record = await svc.call(svc.stores.registrations.get_by_user, user.id)
     reg_no = record["reg_no"] if record else None
     ticket, created = await svc.call(tickets.open, user.id, chat.id, reg_no, lang)
     if created:
         await svc.call(svc.stores.audit.record, SYSTEM_ACTOR, "handoff_open", ticket["id"])
+    # One flow at a time: a pre-registration or questionnaire left open ends here, so it cannot
+    # take the messages meant for the staff.
+    await flow.begin(update, context, flow.HANDOFF, {"ticket": ticket["id"]})
     key = "handoff_open" if created else "handoff_already_open"
     ref = ticket["reg_no"] or ticket["id"]
     await reply(update, svc.texts.render(key, lang, ref=ref), _end_keyboard(svc, lang))
+
+
+#: The staff's buttons under a relayed message: in the staff group too.
+REPLY = router.action("ho", "r", "ticket", staff_only=True, private_only=False)
+CLOSE = router.action("ho", "x", "ticket", staff_only=True, private_only=False)
 
 
 async def _from_citizen(update: Update, context: Context, svc: Services, tickets: Tickets) -> None:
@@ -290,8 +162,8 @@ async def _from_citizen(update: Update, context: Context, svc: Services, tickets
         buttons = keyboard(
             [
                 [
-                    (svc.texts.get("btn_handoff_reply", staff_lang_), f"st:r:{ticket['id']}"),
-                    (svc.texts.get("btn_handoff_close", staff_lang_), f"st:x:{ticket['id']}"),
+                    (svc.texts.get("btn_handoff_reply", staff_lang_), REPLY.data(ticket["id"])),
+                    (svc.texts.get("btn_handoff_close", staff_lang_), CLOSE.data(ticket["id"])),
                 ]
             ]
         )
@@ -415,13 +287,12 @@ async def _close(update: Update, context: Context, svc: Services, ticket_id: str
 
 
 async def staff_button(update: Update, context: Context) -> None:
-    """ "Balas" (``st:r:``) and "Tutup" (``st:x:``) under a citizen's message."""
+    """ "Balas" (``ho:r:``) and "Tutup" (``ho:x:``) under a citizen's message (staff only, in
+    the staff group or a staff member's private chat)."""
     query = update.callback_query
     assert query is not None and query.data is not None
-    lang = await staff_lang(update, context)
-    if lang is None:
-        return
     svc = services(context)
+    lang = await svc.language(update.effective_user)
     _, action, ticket_id = query.data.split(":", 2)
     tickets = await tickets_of(svc)
     ticket = await svc.call(tickets.get, ticket_id)
@@ -515,8 +386,9 @@ async def relay(update: Update, context: Context) -> None:
         return
     if in_staff_group:
         raise ApplicationHandlerStop  # staff talking among themselves: not for the bot
-    # A flow started after the ticket opened takes its own answers (a NIK is deleted there).
-    if tickets.has_open(message.from_user.id) and not _in_flow(context):
+    # A flow started after the ticket opened takes its own answers (a NIK is deleted there);
+    # when it ends, the citizen's messages go to the staff again while the ticket is open.
+    if flow.current(context) in (None, flow.HANDOFF) and tickets.has_open(message.from_user.id):
         await _from_citizen(update, context, svc, tickets)
         raise ApplicationHandlerStop
 
@@ -537,6 +409,9 @@ def register_early(app: Application) -> None:
 def register(app: Application) -> None:
     """ "Hubungi petugas" (replacing the static contact text of the FAQ) and its buttons."""
     app.add_handler(CommandHandler("petugas", contact, filters=filters.ChatType.PRIVATE))
-    app.add_handler(CallbackQueryHandler(contact, pattern=r"^m:contact$"))
-    app.add_handler(CallbackQueryHandler(end_by_citizen, pattern=r"^ho:end$"))
-    app.add_handler(CallbackQueryHandler(staff_button, pattern=r"^st:[rx]:"))
+
+
+router.action("m", "contact").handles(pressed(contact))
+router.action("ho", "end").handles(pressed(end_by_citizen))
+REPLY.handles(pressed(staff_button))
+CLOSE.handles(pressed(staff_button))

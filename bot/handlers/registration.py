@@ -1,10 +1,10 @@
 """Pre-registration: consent, name, NIK, phone, kecamatan/kelurahan, programmes, training, e-mail.
 
-The flow is one generic state, a :class:`Flow` kept as plain JSON in
-``context.user_data["registration"]`` (so a persistence keeps it across restarts): the answers so
-far and the steps done. The step to ask next is computed (:meth:`Flow.pending`), so editing a
-field from the summary, or correcting it from /dataku (``mode="fix"``), only forgets that field's
-steps and asks them again with the same validation.
+The flow is one generic state, a :class:`Flow` kept as plain JSON as the user's active flow
+(``bot.flow``, durable across restarts): the answers so far and the steps done. The step to ask
+next is computed (:meth:`Flow.pending`), so editing a field from the summary, or correcting it
+from /dataku (``mode="fix"``), only forgets that field's steps and asks them again with the same
+validation.
 
 The NIK message is deleted before anything else and the NIK is only ever shown masked.
 """
@@ -29,17 +29,17 @@ from telegram import (
 from telegram.error import BadRequest
 from telegram.ext import (
     Application,
-    CallbackQueryHandler,
     CommandHandler,
     ContextTypes,
-    ConversationHandler,
     MessageHandler,
     filters,
 )
 
+from bot import flow
 from bot.handlers.faq import answer_text
 from bot.i18n import Markup, Texts
 from bot.menu import main_menu
+from bot.routing import pressed, router
 from bot.services import Services, services
 from bot.ui import ReplyMarkup, answer, keyboard, reply, show
 from screening.identity import (
@@ -61,7 +61,6 @@ from store import NikTakenError
 
 log = logging.getLogger(__name__)
 
-FLOW_KEY = "registration"
 CONSENT_PURPOSE = "registration"
 #: Version of the ``reg_consent`` notice: bump it whenever that text changes (asked again).
 CONSENT_VERSION = "2026-01"
@@ -170,12 +169,10 @@ class Flow:
     conflicts: list[dict[str, str]] = field(default_factory=list)
 
     @classmethod
-    def load(cls, user_data: Mapping[str, Any] | None) -> Flow | None:
-        raw = (user_data or {}).get(FLOW_KEY)
-        return cls(**raw) if isinstance(raw, Mapping) else None
-
-    def store(self, user_data: dict[str, Any]) -> None:
-        user_data[FLOW_KEY] = asdict(self)
+    def load(cls, context: ContextTypes.DEFAULT_TYPE) -> Flow | None:
+        """The registration in progress, if it is the user's active flow."""
+        raw = flow.state(context, flow.REGISTRATION)
+        return cls(**raw) if raw is not None else None
 
     def applies(self, step: str) -> bool:
         """Whether ``step`` is asked at all, given the answers so far."""
@@ -229,42 +226,22 @@ class Turn:
         return self.svc.texts.get(key, self.lang)
 
     async def save(self) -> None:
-        """Keep the flow, durably before the bot replies (a restart resumes at this step)."""
-        assert self.context.user_data is not None
-        self.flow.store(self.context.user_data)
-        await persist(self.update, self.context)
+        """Keep the flow, durably before the bot replies (a restart resumes at this step);
+        the first save makes it the active flow, ending any other."""
+        await flow.put(self.update, self.context, flow.REGISTRATION, asdict(self.flow))
 
     async def end(self) -> None:
         """Forget the flow."""
-        if self.context.user_data is not None:
-            self.context.user_data.pop(FLOW_KEY, None)
-        await persist(self.update, self.context)
-
-
-async def persist(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    """Write the user's ``user_data`` through the persistence now, not at the next flush."""
-    app = context.application
-    if app.persistence is not None and update.effective_user is not None:
-        app.mark_data_for_update_persistence(user_ids=update.effective_user.id)
-        await app.update_persistence()
-
-
-def end_conversations(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    """End every ConversationHandler conversation of this chat (e.g. a questionnaire left
-    half-way when the citizen starts registering). PTB 22 has no public call for this."""
-    for handlers in context.application.handlers.values():
-        for handler in handlers:
-            if isinstance(handler, ConversationHandler) and not handler.per_message:
-                handler._update_state(ConversationHandler.END, handler._get_key(update))
+        await flow.end(self.update, self.context, flow.REGISTRATION)
 
 
 async def _turn(
-    update: Update, context: ContextTypes.DEFAULT_TYPE, flow: Flow | None = None
+    update: Update, context: ContextTypes.DEFAULT_TYPE, progress: Flow | None = None
 ) -> Turn | None:
     svc = services(context)
     lang = await svc.language(update.effective_user)
-    flow = flow or Flow.load(context.user_data)
-    return None if flow is None else Turn(update, context, svc, lang, flow)
+    current = progress or Flow.load(context)
+    return None if current is None else Turn(update, context, svc, lang, current)
 
 
 def _prompt(t: Turn, step: str) -> tuple[Markup, ReplyMarkup | None]:
@@ -482,17 +459,16 @@ async def start(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     assert user is not None
     svc = services(context)
     stores = svc.stores
-    end_conversations(update, context)
-    flow = Flow()
+    progress = Flow()
     consent = await svc.call(stores.consents.current, user.id, CONSENT_PURPOSE)
     if consent and consent["granted"] and consent["version"] == CONSENT_VERSION:
-        flow.done.append("consent")
+        progress.done.append("consent")
     existing = await svc.call(stores.registrations.get_by_user, user.id)
     screening = await svc.call(stores.screenings.get, user.id)
     answers = (screening or {}).get("answers") or {}
     chosen = (existing or {}).get("programmes") or answers.get("programmes") or []
-    flow.data["programmes"] = [p for p in chosen if p in PROGRAMMES]
-    t = await _turn(update, context, flow)
+    progress.data["programmes"] = [p for p in chosen if p in PROGRAMMES]
+    t = await _turn(update, context, progress)
     assert t is not None
     lead = t.text("reg_already", reg_no=existing["reg_no"]) if existing else None
     await ask(t, lead)
@@ -506,10 +482,9 @@ async def begin_fix(update: Update, context: ContextTypes.DEFAULT_TYPE, field_na
     current = await svc.call(svc.stores.registrations.get_by_user, user.id)
     if current is None or field_name not in FIELD_STEPS:
         return False
-    end_conversations(update, context)  # a questionnaire would take the typed answer first
-    flow = Flow(mode="fix", data={k: current.get(k) for k in SAVED_FIELDS}, done=list(STEPS))
-    flow.reopen(*FIELD_STEPS[field_name])
-    t = await _turn(update, context, flow)
+    progress = Flow(mode="fix", data={k: current.get(k) for k in SAVED_FIELDS}, done=list(STEPS))
+    progress.reopen(*FIELD_STEPS[field_name])
+    t = await _turn(update, context, progress)
     assert t is not None
     await ask(t)
     return True
@@ -812,18 +787,6 @@ _TAKERS = {"name": _take_name, "nik": _take_nik, "phone": _take_phone, "email": 
 # -- registration -----------------------------------------------------------------------------
 
 
-class InRegistration(filters.UpdateFilter):
-    """Updates from a user whose registration is in progress (reads the live ``user_data``)."""
-
-    def __init__(self, user_data: Mapping[int, Any]) -> None:
-        super().__init__(name="InRegistration")
-        self._user_data = user_data
-
-    def filter(self, update: Update) -> bool:
-        user = update.effective_user
-        return user is not None and FLOW_KEY in (self._user_data.get(user.id) or {})
-
-
 def register(app: Application) -> None:
     """Commands, buttons and, while a registration is in progress, the citizen's answers.
 
@@ -831,10 +794,8 @@ def register(app: Application) -> None:
     typed meanwhile is still answered, then the step is asked again).
     """
     private = filters.ChatType.PRIVATE
-    in_flow = InRegistration(app.user_data) & private & filters.UpdateType.MESSAGE
+    in_flow = flow.Active(app, flow.REGISTRATION) & private & filters.UpdateType.MESSAGE
     app.add_handler(CommandHandler("daftar", start, filters=private))
-    app.add_handler(CallbackQueryHandler(start, pattern=r"^reg:start$"))
-    app.add_handler(CallbackQueryHandler(on_button, pattern=r"^reg:"))
     app.add_handler(CommandHandler("batal", cancel, filters=in_flow))
     answers = (filters.TEXT & ~filters.COMMAND) | filters.CONTACT
     app.add_handler(MessageHandler(in_flow & answers, on_message))
@@ -843,3 +804,23 @@ def register(app: Application) -> None:
 def register_cancel_fallback(app: Application) -> None:
     """/batal when no flow claimed it: "nothing to cancel" (registered before the catch-alls)."""
     app.add_handler(CommandHandler("batal", nothing_to_cancel, filters=filters.ChatType.PRIVATE))
+
+
+router.action("reg", "start").handles(pressed(start))
+for _name, *_fields in (
+    ("consent", "answer"),
+    ("conflict", "choice"),
+    ("dom", "answer"),
+    ("kec", "kecamatan"),
+    ("kecback",),
+    ("kel", "kelurahan"),
+    ("prog", "programme"),
+    ("train", "answer"),
+    ("email", "choice"),
+    ("send",),
+    ("edit",),
+    ("field", "name"),
+    ("summary",),
+    ("cancel",),
+):
+    router.action("reg", _name, *_fields).handles(pressed(on_button))

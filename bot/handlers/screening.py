@@ -1,8 +1,8 @@
-"""The eligibility questionnaire (/cekkelayakan): one conversation state and a step pointer.
+"""The eligibility questionnaire (/cekkelayakan): one flow (``bot.flow``) and a step pointer.
 
 The questions, their order and conditions, validation and the result all come from
 ``screening.engine.Engine``; this module only shows the current step and applies what the citizen
-taps or types. The session lives in ``context.user_data["screening"]`` as JSON data::
+taps or types. The session is the state of the user's active flow, as JSON data::
 
     {"answers": {question id: value}, "consent": None | bool,
      "step": question id | "consent" | "review", "picked": [choice ids of a multi question]}
@@ -20,25 +20,23 @@ Callback data: ``scr:start``, ``scr:x`` (cancel), ``scr:a:<q>:<choice>`` (single
 from __future__ import annotations
 
 import logging
-import warnings
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from telegram import InlineKeyboardMarkup, Update
 from telegram.ext import (
     Application,
-    CallbackQueryHandler,
     CommandHandler,
     ContextTypes,
-    ConversationHandler,
     MessageHandler,
     filters,
 )
-from telegram.warnings import PTBUserWarning
 
+from bot import flow
 from bot.handlers.faq import answer_text
 from bot.i18n import Markup, escape
 from bot.menu import main_menu
+from bot.routing import pressed, router
 from bot.services import Services, services
 from bot.ui import CALLBACK_DATA_LIMIT, Button, answer, keyboard, reply, show
 from screening.engine import CONSENT_ID, Engine, Question
@@ -47,9 +45,6 @@ from screening.report import format_evaluation
 
 log = logging.getLogger(__name__)
 
-NAME = "screening"  # the conversation's name in the persistence
-ASKING = 1  # the one state: the step pointer in the session says which question
-SESSION_KEY = "screening"
 REVIEW = "review"
 CONSENT_PURPOSE = "screening"
 CHOICE_TYPES = frozenset({"single", "multi", "yesno"})
@@ -69,15 +64,10 @@ class Session:
 
     @classmethod
     def of(cls, context: Context) -> Session | None:
-        raw = (context.user_data or {}).get(SESSION_KEY)
-        if not isinstance(raw, dict):
+        raw = flow.state(context, flow.SCREENING)
+        if raw is None:
             return None
         return cls(**{key: raw[key] for key in cls.__dataclass_fields__ if key in raw})
-
-
-# The registration flow's key in user_data (bot.handlers.registration.FLOW_KEY; not imported to
-# keep the two areas independent of each other's modules).
-REGISTRATION_FLOW = "registration"
 
 
 def engine_of(svc: Services) -> Engine:
@@ -89,22 +79,12 @@ def engine_of(svc: Services) -> Engine:
 
 
 async def _commit(update: Update, context: Context, session: Session | None) -> None:
-    """Keep ``session`` (or forget it) and make it durable before the bot replies."""
-    user, chat = update.effective_user, update.effective_chat
-    assert user is not None and chat is not None and context.user_data is not None
+    """Keep ``session`` as the active flow (or end it), durably before the bot replies, so a
+    restart, even a ``kill -9``, continues at the same question."""
     if session is None:
-        context.user_data.pop(SESSION_KEY, None)
+        await flow.end(update, context, flow.SCREENING)
     else:
-        context.user_data[SESSION_KEY] = asdict(session)
-    app = context.application
-    if app.persistence is None:
-        return
-    app.mark_data_for_update_persistence(user_ids=user.id)
-    await app.update_persistence()
-    # The ConversationHandler records its state only after this callback returns; write it now
-    # too, so even a kill right after the reply finds the citizen in the questionnaire.
-    state = ASKING if session is not None else None
-    await app.persistence.update_conversation(NAME, (chat.id, user.id), state)
+        await flow.put(update, context, flow.SCREENING, asdict(session))
 
 
 # -- moving through the questionnaire ----------------------------------------------------------
@@ -299,126 +279,142 @@ def callback_data_problems(engine: Engine | None = None) -> list[str]:
 # -- handlers ----------------------------------------------------------------------------------
 
 
-async def start(update: Update, context: Context) -> int:
+async def start(update: Update, context: Context) -> None:
     """/cekkelayakan or the menu button: a new questionnaire, or the current one continued."""
     svc = services(context)
     lang = await svc.language(update.effective_user)
     await answer(update.callback_query)
-    if context.user_data is not None:  # one flow at a time: a pre-registration in progress ends
-        context.user_data.pop(REGISTRATION_FLOW, None)
     session = Session.of(context)
     if session is not None:
         text, markup = _screen(svc, session, lang)
         await reply(update, Markup(svc.texts.render("scr_resume", lang) + "\n\n" + text), markup)
-        return ASKING
+        return
     session = Session()
     _advance(engine_of(svc), session)
     await _commit(update, context, session)
     text, markup = _screen(svc, session, lang)
     await show(update, Markup(svc.texts.render("scr_intro", lang) + "\n\n" + text), markup)
-    return ASKING
+    return
 
 
-async def cancel(update: Update, context: Context) -> int:
+async def cancel(update: Update, context: Context) -> None:
     """/batal or the Cancel button: forget the answers."""
     svc = services(context)
     lang = await svc.language(update.effective_user)
     await _commit(update, context, None)
     await answer(update.callback_query)
     await show(update, svc.texts.render("scr_cancelled", lang), main_menu(svc.texts, lang))
-    return ConversationHandler.END
+    return
 
 
-async def on_button(update: Update, context: Context) -> int:
+async def on_button(update: Update, context: Context) -> None:
     """Every ``scr:`` button, in or out of the conversation (e.g. pressed after a restart)."""
     query = update.callback_query
     assert query is not None and query.data is not None
     kind, _, arg = query.data.removeprefix("scr:").partition(":")
     if kind == "start":
-        return await start(update, context)
+        await start(update, context)
+        return
     if kind == "x":
-        return await cancel(update, context)
+        await cancel(update, context)
+        return
     session = Session.of(context)
     if session is None:
-        return await _expired(update, context)
+        await _expired(update, context)
+        return
     svc = services(context)
     lang = await svc.language(update.effective_user)
     engine = engine_of(svc)
     step, _, choice = arg.partition(":")
     if kind in ("a", "t", "done", "back") and step != session.step:
-        return await _stale(update, context, session, lang)
+        await _stale(update, context, session, lang)
+        return
     if kind in ("a", "t", "done") and step == REVIEW:
-        return await _stale(update, context, session, lang)
+        await _stale(update, context, session, lang)
+        return
     if kind == "a" and choice in (YES, NO) and engine.question(step).type == "yesno":
-        return await _record(update, context, session, choice == YES, lang)
+        await _record(update, context, session, choice == YES, lang)
+        return
     if kind == "a":
-        return await _apply(update, context, session, choice, lang)
+        await _apply(update, context, session, choice, lang)
+        return
     if kind == "t":
-        return await _toggle(update, context, session, choice, lang)
+        await _toggle(update, context, session, choice, lang)
+        return
     if kind == "done":
-        return await _apply(update, context, session, session.picked, lang)
+        await _apply(update, context, session, session.picked, lang)
+        return
     if kind == "back":
         previous = _previous(engine, session)
         if previous is None:  # the first question: nothing to go back to
             await answer(query)
-            return ASKING
+            return
         _go_to(engine, session, previous.id)
         await _commit(update, context, session)
-        return await _show_step(update, session, svc, lang)
+        await _show_step(update, session, svc, lang)
+        return
     if kind == "cons" and session.step == CONSENT_ID:
-        return await _record(update, context, session, arg == YES, lang)
+        await _record(update, context, session, arg == YES, lang)
+        return
     if kind == "edit" and session.step == REVIEW and _applies(engine, session, arg):
         _go_to(engine, session, arg)
         await _commit(update, context, session)
-        return await _show_step(update, session, svc, lang)
+        await _show_step(update, session, svc, lang)
+        return
     if kind == "ok" and session.step == REVIEW:
-        return await _finish(update, context, session, lang)
-    return await _stale(update, context, session, lang)
+        await _finish(update, context, session, lang)
+        return
+    await _stale(update, context, session, lang)
+    return
 
 
-async def on_text(update: Update, context: Context) -> int:
+async def on_text(update: Update, context: Context) -> None:
     """A typed answer; a typed question is answered and the current step shown again."""
     message = update.effective_message
     assert message is not None and message.text is not None
     session = Session.of(context)
     if session is None:  # the conversation outlived its session: treat as a question
         await answer_text(update, context, message.text)
-        return ConversationHandler.END
+        return
     svc = services(context)
     lang = await svc.language(update.effective_user)
     if session.step == REVIEW:
-        return await _aside(update, context, session, message.text, lang)
+        await _aside(update, context, session, message.text, lang)
+        return
     question = engine_of(svc).question(session.step)
     result = engine_of(svc).validate(question, message.text, lang)
     if result.ok:
-        return await _apply(update, context, session, message.text, lang)
+        await _apply(update, context, session, message.text, lang)
+        return
     if question.type in CHOICE_TYPES or "?" in message.text:
-        return await _aside(update, context, session, message.text, lang)
+        await _aside(update, context, session, message.text, lang)
+        return
     text, markup = _screen(svc, session, lang)
     error = svc.texts.render("scr_invalid", lang, error=result.error)
     await reply(update, Markup(error + "\n\n" + text), markup)
-    return ASKING
+    return
 
 
 async def _apply(
     update: Update, context: Context, session: Session, raw: str | list[str], lang: str
-) -> int:
+) -> None:
     """Validate a tapped choice or typed answer to the current step, then record it."""
     svc = services(context)
     engine = engine_of(svc)
     result = engine.validate(engine.question(session.step), raw, lang)
     if result.ok:
-        return await _record(update, context, session, result.value, lang)
+        await _record(update, context, session, result.value, lang)
+        return
     if update.callback_query is not None:  # e.g. "Selesai" with nothing chosen
         await answer(update.callback_query, result.error, alert=True)
     else:
         await reply(update, svc.texts.render("scr_invalid", lang, error=result.error))
-    return ASKING
+    return
 
 
 async def _record(
     update: Update, context: Context, session: Session, value: Any, lang: str
-) -> int:
+) -> None:
     """Record a valid answer (or the consent decision) and show the next step."""
     svc = services(context)
     engine = engine_of(svc)
@@ -440,18 +436,20 @@ async def _record(
         session.answers[session.step] = value
     _advance(engine, session)
     await _commit(update, context, session)
-    return await _show_step(update, session, svc, lang, notice)
+    await _show_step(update, session, svc, lang, notice)
+    return
 
 
 async def _toggle(
     update: Update, context: Context, session: Session, choice_id: str, lang: str
-) -> int:
+) -> None:
     """Tick or untick one choice of a multi question (an exclusive choice stands alone)."""
     svc = services(context)
     question = engine_of(svc).question(session.step)
     choice = question.choice(choice_id)
     if question.type != "multi" or choice is None:
-        return await _stale(update, context, session, lang)
+        await _stale(update, context, session, lang)
+        return
     if choice_id in session.picked:
         session.picked.remove(choice_id)
     elif choice.exclusive:
@@ -460,17 +458,19 @@ async def _toggle(
         exclusive = {c.id for c in question.choices if c.exclusive}
         session.picked = [p for p in session.picked if p not in exclusive] + [choice_id]
     await _commit(update, context, session)
-    return await _show_step(update, session, svc, lang)
+    await _show_step(update, session, svc, lang)
+    return
 
 
-async def _finish(update: Update, context: Context, session: Session, lang: str) -> int:
+async def _finish(update: Update, context: Context, session: Session, lang: str) -> None:
     """Evaluate, save the outcome (answers only with consent), show the result."""
     svc = services(context)
     engine = engine_of(svc)
     if engine.next_question(session.answers, consent=session.consent) is not None:
         _advance(engine, session)  # an answer went missing (rules changed): ask it first
         await _commit(update, context, session)
-        return await _show_step(update, session, svc, lang)
+        await _show_step(update, session, svc, lang)
+        return
     granted = session.consent is not False  # None: no sensitive question applied
     evaluation = engine.evaluate(session.answers, consent=granted)
     user = update.effective_user
@@ -483,73 +483,68 @@ async def _finish(update: Update, context: Context, session: Session, lang: str)
     report = format_evaluation(evaluation, lang, html=True)
     text = Markup(report + "\n\n" + svc.texts.render("scr_result_next", lang))
     await show(update, text, _result_keyboard(svc, lang))
-    return ConversationHandler.END
+    return
 
 
 async def _show_step(
     update: Update, session: Session, svc: Services, lang: str, notice: str | None = None
-) -> int:
+) -> None:
     """Show the current step: edit the pressed message, or send it after a typed answer."""
     text, markup = _screen(svc, session, lang)
     if notice:
         text = Markup(notice + "\n\n" + text)
     await answer(update.callback_query)
     await show(update, text, markup)
-    return ASKING
+    return
 
 
-async def _aside(update: Update, context: Context, session: Session, text: str, lang: str) -> int:
+async def _aside(update: Update, context: Context, session: Session, text: str, lang: str) -> None:
     """A question typed mid-way: answer it, then show where the citizen was."""
     svc = services(context)
     await answer_text(update, context, text)
     screen, markup = _screen(svc, session, lang)
     await reply(update, Markup(svc.texts.render("scr_continue", lang) + "\n\n" + screen), markup)
-    return ASKING
+    return
 
 
-async def _stale(update: Update, context: Context, session: Session, lang: str) -> int:
+async def _stale(update: Update, context: Context, session: Session, lang: str) -> None:
     """A button of an earlier screen: say so and show the current step as a new message."""
     svc = services(context)
     await answer(update.callback_query, svc.texts.get("scr_passed", lang))
     text, markup = _screen(svc, session, lang)
     await reply(update, text, markup)
-    return ASKING
+    return
 
 
-async def _expired(update: Update, context: Context) -> int:
+async def _expired(update: Update, context: Context) -> None:
     """A questionnaire button with no questionnaire running (finished, cancelled, forgotten)."""
     svc = services(context)
     lang = await svc.language(update.effective_user)
     await answer(update.callback_query, svc.texts.get("scr_expired", lang))
     markup = keyboard([[(svc.texts.get("btn_scr_start", lang), "scr:start")]])
     await reply(update, svc.texts.render("scr_expired_message", lang), markup)
-    return ConversationHandler.END
+    return
 
 
 def register(app: Application) -> None:
-    """The questionnaire conversation: before free text is read as FAQ questions."""
+    """The questionnaire: its command, its buttons (also after a restart) and, while it is the
+    active flow, the citizen's typed answers (before free text is read as FAQ questions)."""
     private = filters.ChatType.PRIVATE
-    buttons = r"^scr:"
-    with warnings.catch_warnings():
-        # One conversation per chat, not per message, is intended: every button carries the
-        # question it answers, so buttons of older messages are recognised by the handler.
-        warnings.filterwarnings("ignore", r".*per_message=False", PTBUserWarning)
-        conversation = ConversationHandler(
-            entry_points=[
-                CommandHandler("cekkelayakan", start, filters=private),
-                CallbackQueryHandler(on_button, pattern=buttons),  # also after a restart
-            ],
-            states={
-                ASKING: [
-                    CallbackQueryHandler(on_button, pattern=buttons),
-                    MessageHandler(filters.TEXT & ~filters.COMMAND & private, on_text),
-                ]
-            },
-            fallbacks=[
-                CommandHandler("batal", cancel, filters=private),
-                CommandHandler("cekkelayakan", start, filters=private),
-            ],
-            name=NAME,
-            persistent=True,
-        )
-    app.add_handler(conversation)
+    active = flow.Active(app, flow.SCREENING) & private
+    app.add_handler(CommandHandler("cekkelayakan", start, filters=private))
+    app.add_handler(CommandHandler("batal", cancel, filters=active))
+    app.add_handler(MessageHandler(filters.TEXT & ~filters.COMMAND & active, on_text))
+
+
+for _name, *_fields in (
+    ("start",),
+    ("x",),
+    ("a", "question", "choice"),
+    ("t", "question", "choice"),
+    ("done", "question"),
+    ("back", "step"),
+    ("cons", "answer"),
+    ("edit", "question"),
+    ("ok",),
+):
+    router.action("scr", _name, *_fields).handles(pressed(on_button))

@@ -15,7 +15,8 @@ Callback data (``st:``; ``<ctx>`` is ``<page>:<filter code>`` of the list to go 
     st:e:<c|x>:<code>               export as CSV or XLSX
     st:u:<page>                     unanswered question groups
     st:uh:<question id>:<page>      mark the group holding that question as handled
-    (st:r: and st:x: belong to bot/handlers/handoff.py)
+
+Declared with ``bot.routing``: staff only, private chats only, the number of fields checked.
 
 Every change and every export is written to the audit (who, when, what; no personal data).
 """
@@ -40,15 +41,16 @@ from telegram.error import TelegramError
 from telegram.ext import (
     Application,
     ApplicationHandlerStop,
-    CallbackQueryHandler,
     CommandHandler,
     ContextTypes,
     MessageHandler,
     filters,
 )
 
+from bot import flow
 from bot.config import Config
 from bot.i18n import Markup, Texts
+from bot.routing import Handler, Stale, router
 from bot.services import Services, services
 from bot.ui import Button, answer, keyboard, reply, show
 from desk import labels
@@ -57,7 +59,7 @@ from desk.stats import Stats, compute_stats, format_stats
 from desk.unanswered import Group, group_questions
 from screening.identity import format_phone, load_wilayah, mask_nik
 from screening.model import OUTCOMES
-from store import STATUSES, Database, NotFoundError, StatusError, Stores
+from store import STATUSES, NotFoundError, StatusError, Stores
 
 log = logging.getLogger(__name__)
 
@@ -80,10 +82,6 @@ DROPPED = "tidak_lanjut"
 REASONS = ("unreachable", "withdrew", "not_eligible", "duplicate")
 EXPORT_FORMATS = {"c": "csv", "x": "xlsx"}
 REG_NO = re.compile(r"SRG-\d{4}-\d{6}")
-
-
-class Stale(Exception):
-    """Callback data no screen of this version makes (tampered, or from an older version)."""
 
 
 # -- filters: a compact code for callback data, and key=value arguments for commands ------------
@@ -269,15 +267,6 @@ def private_link(context: Context) -> Markup:
     return Markup(f'<a href="https://t.me/{username}">@{username}</a>')
 
 
-async def repository(svc: Services, key: str, factory: Callable[[Stores], T]) -> T:
-    """A feature's repository over its own durable store, opened once (off the event loop)."""
-    found = svc.extras.get(key)
-    if found is None:
-        created = await svc.call(factory, svc.stores)
-        found = svc.extras.setdefault(key, created)
-    return found
-
-
 def _now(config: Config) -> datetime:
     return datetime.now(config.tz)
 
@@ -294,31 +283,7 @@ async def _audit(
     await svc.call(svc.stores.audit.record, actor, action, target, details or None)
 
 
-# -- prompts: bot messages whose reply is a note or a reason --------------------------------------
-
-
-class Prompts:
-    """Bot messages waiting for a staff member's typed reply, by chat and message id."""
-
-    def __init__(self, database: Database) -> None:
-        self.database = database
-        self._prompts = database.table("prompts")
-
-    @classmethod
-    def open(cls, stores: Stores) -> Prompts:
-        return cls(stores.database("desk"))
-
-    def add(self, chat_id: int, message_id: int, prompt: Mapping[str, Any]) -> None:
-        self._prompts.put(f"{chat_id}:{message_id}", prompt)
-
-    def take(self, chat_id: int, message_id: int) -> dict[str, Any] | None:
-        """The prompt, removed (a prompt is answered once), or None."""
-        key = f"{chat_id}:{message_id}"
-        with self.database.locked():
-            prompt = self._prompts.get(key)
-            if prompt is not None:
-                self._prompts.delete(key)
-            return prompt
+# -- prompts: a typed note or reason, as the staff member's active flow ---------------------------
 
 
 async def _ask(update: Update, context: Context, text: Markup, placeholder: str) -> Message:
@@ -335,31 +300,30 @@ async def _prompt(
     key = "staff_note" if kind == "note" else "staff_reason"
     text = svc.texts.render(f"{key}_prompt", lang, reg_no=reg_no)
     sent = await _ask(update, context, text, svc.texts.get(f"{key}_placeholder", lang))
-    prompts = await repository(svc, "staff_prompts", Prompts.open)
-    prompt = {"kind": kind, "reg_no": reg_no, "ctx": ctx}
-    await svc.call(prompts.add, sent.chat_id, sent.message_id, prompt)
+    prompt = {"kind": kind, "reg_no": reg_no, "ctx": ctx, "message_id": sent.message_id}
+    await flow.begin(update, context, flow.STAFF_PROMPT, prompt)
 
 
 async def prompt_reply(update: Update, context: Context) -> None:
-    """A staff member's reply to a note or reason prompt: save it and show the card again."""
+    """The note or reason a staff member types after its prompt (as a reply to the prompt, or
+    simply as the next message): save it and show the card again."""
     message = update.message
     svc = services(context)
     if message is None or message.from_user is None:
         return
     if not svc.config.staff.is_staff(message.from_user.id):
         return
+    prompt = flow.state(context, flow.STAFF_PROMPT)
     target = message.reply_to_message
-    if target is None or target.from_user is None or target.from_user.id != context.bot.id:
-        return
-    prompts = await repository(svc, "staff_prompts", Prompts.open)
-    prompt = await svc.call(prompts.take, message.chat_id, target.message_id)
-    if prompt is None:
-        return
+    if prompt is None or (target is not None and target.message_id != prompt["message_id"]):
+        return  # a reply to another message: not this prompt's answer
+    prompt = dict(prompt)
     lang = await svc.language(message.from_user)
     text = (message.text or "").strip()
     if not text:
         await reply(update, svc.texts.render("staff_prompt_empty", lang))
         raise ApplicationHandlerStop
+    await flow.end(update, context, flow.STAFF_PROMPT)  # a prompt is answered once
     actor, reg_no = message.from_user.id, prompt["reg_no"]
     regs = svc.stores.registrations
     try:
@@ -1064,41 +1028,32 @@ async def _route_mark(update: Update, context: Context, lang: str, args: list[st
     await _mark_handled(update, services(context), lang, question_id, int(page))
 
 
-#: action -> (number of fields after it, route)
-ROUTES: dict[str, tuple[int, Route]] = {
-    "l": (2, _route_list),
-    "f": (2, _route_filters),
-    "fo": (2, _route_options),
-    "c": (3, _route_card),
-    "s": (4, _route_status),
-    "t": (3, _route_reasons),
-    "w": (3, _route_prompt("reason")),
-    "n": (3, _route_prompt("note")),
-    "e": (2, _route_export),
-    "u": (1, _route_unanswered),
-    "uh": (2, _route_mark),
-}
+def _desk(route: Route) -> Handler:
+    """A desk route behind the router (which has checked: staff, private chat, field count)."""
+
+    async def handler(update: Update, context: Context, *args: str) -> None:
+        lang = await services(context).language(update.effective_user)
+        await route(update, context, lang, list(args))
+
+    handler.__doc__ = route.__doc__
+    return handler
 
 
-async def button(update: Update, context: Context) -> None:
-    """Every ``st:`` button of the desk: staff only, private chats only."""
-    query = update.callback_query
-    assert query is not None and query.data is not None
-    lang = await staff_lang(update, context)
-    if lang is None:
-        return
-    svc = services(context)
-    if not _is_private(update):
-        await answer(query, svc.texts.get("staff_private_only_alert", lang), alert=True)
-        return
-    _, action, *args = query.data.split(":")
-    count, route = ROUTES.get(action, (-1, None))
-    try:
-        if route is None or len(args) != count:
-            raise Stale(query.data)
-        await route(update, context, lang, args)
-    except Stale:  # raised while reading the data, before the query is answered
-        await answer(query, svc.texts.get("stale_button", lang), alert=True)
+#: action, its fields, route
+for _action, _fields, _route in (
+    ("l", ("page", "code"), _route_list),
+    ("f", ("page", "code"), _route_filters),
+    ("fo", ("dimension", "code"), _route_options),
+    ("c", ("reg_no", "page", "code"), _route_card),
+    ("s", ("reg_no", "status", "page", "code"), _route_status),
+    ("t", ("reg_no", "page", "code"), _route_reasons),
+    ("w", ("reg_no", "page", "code"), _route_prompt("reason")),
+    ("n", ("reg_no", "page", "code"), _route_prompt("note")),
+    ("e", ("format", "code"), _route_export),
+    ("u", ("page",), _route_unanswered),
+    ("uh", ("question", "page"), _route_mark),
+):
+    router.action("st", _action, *_fields, staff_only=True).handles(_desk(_route))
 
 
 # -- commands -------------------------------------------------------------------------------------
@@ -1198,7 +1153,7 @@ def register_early(app: Application) -> None:
         MessageHandler(
             filters.UpdateType.MESSAGE
             & filters.ChatType.PRIVATE
-            & filters.REPLY
+            & flow.Active(app, flow.STAFF_PROMPT)
             & filters.TEXT
             & ~filters.COMMAND,
             prompt_reply,
@@ -1214,4 +1169,3 @@ def register(app: Application) -> None:
     app.add_handler(CommandHandler("ekspor", export_command, filters=private))
     app.add_handler(CommandHandler("statistik", stats_command, filters=private))
     app.add_handler(CommandHandler("pertanyaan", unanswered_command, filters=private))
-    app.add_handler(CallbackQueryHandler(button, pattern=r"^st:(?![rx]:)"))

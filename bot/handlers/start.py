@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from telegram import Update
-from telegram.ext import Application, CallbackQueryHandler, CommandHandler, ContextTypes
+from telegram.ext import Application, CommandHandler, ContextTypes
 
 from bot.menu import main_menu
+from bot.routing import pressed, router
 from bot.services import services
 from bot.ui import answer, keyboard, reply, show
 
@@ -71,6 +72,8 @@ def register(app: Application) -> None:
     app.add_handler(CommandHandler("menu", menu))
     app.add_handler(CommandHandler(["help", "bantuan"], help_command))
     app.add_handler(CommandHandler(["bahasa", "language"], choose_language))
-    app.add_handler(CallbackQueryHandler(menu, pattern=r"^m:home$"))
-    app.add_handler(CallbackQueryHandler(choose_language, pattern=r"^m:lang$"))
-    app.add_handler(CallbackQueryHandler(set_language, pattern=r"^lang:"))
+
+
+router.action("m", "home").handles(pressed(menu))
+router.action("m", "lang").handles(pressed(choose_language))
+router.action("lang", "", "code").handles(pressed(set_language))

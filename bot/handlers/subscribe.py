@@ -11,8 +11,9 @@ A citizen who never subscribed but received an announcement as a registered lead
 from __future__ import annotations
 
 from telegram import InlineKeyboardMarkup, Update
-from telegram.ext import Application, CallbackQueryHandler, CommandHandler, ContextTypes, filters
+from telegram.ext import Application, CommandHandler, ContextTypes, filters
 
+from bot.routing import pressed, router
 from bot.services import Services, services
 from bot.ui import answer, keyboard, reply, show
 from store import Stores
@@ -87,6 +88,8 @@ def register(app: Application) -> None:
     private = filters.ChatType.PRIVATE
     app.add_handler(CommandHandler("langganan", subscribe, filters=private))
     app.add_handler(CommandHandler("berhenti", unsubscribe, filters=private))
-    app.add_handler(CallbackQueryHandler(subscription_menu, pattern=r"^sub:menu$"))
-    app.add_handler(CallbackQueryHandler(subscribe, pattern=r"^sub:on$"))
-    app.add_handler(CallbackQueryHandler(unsubscribe, pattern=r"^sub:off$"))
+
+
+router.action("sub", "menu").handles(pressed(subscription_menu))
+router.action("sub", "on").handles(pressed(subscribe))
+router.action("sub", "off").handles(pressed(unsubscribe))

@@ -203,6 +203,8 @@ class ConsoleBotAPI(BaseRequest):
             if text:
                 message["caption"] = text
             header += " " + self._file(method, params, uploads, message, saved=chat is not None)
+            if text:
+                header += "\n    "  # the caption under the file, as a phone shows it
         markup = _markup(params.get("reply_markup"))
         if markup.get("inline_keyboard"):
             message["reply_markup"] = {"inline_keyboard": markup["inline_keyboard"]}

@@ -9,9 +9,10 @@ What a typed line is (the rule the help line states):
 
 - ``#2`` presses button 2 of the keyboard shown last (inline buttons, or the reply keyboard);
 - a bare number presses a button only when the bot's last message has inline buttons and asks for
-  no text: it came with no ForceReply and no reply keyboard is up. Those buttons are printed
-  ``[2]``; buttons printed ``[#2]`` need the ``#``. Otherwise the number is sent as text: a NIK, a
-  phone number, an age are answers, never presses;
+  no text: it came with no ForceReply, no reply keyboard is up, and none of its lines opens with
+  the bot's ✍️ "type your answer" hint (a typed question with Back/Cancel buttons). Those buttons
+  are printed ``[2]``; buttons printed ``[#2]`` need the ``#``. Otherwise the number is sent as
+  text: a NIK, a phone number, a grade are answers, never presses;
 - ``> text`` sends ``text`` as a reply to the bot's latest ForceReply prompt not yet answered, or
   else to the bot's last message; right after a ForceReply prompt a plain line is a reply to it, as
   a phone's reply bar does it;
@@ -46,6 +47,9 @@ BOT_USER = {"id": 1000000, "is_bot": True, "first_name": "Serang Bot", "username
 CONSOLE_USER_ID = 1000001  # the console's citizen; BOT_STAFF_IDS=1000001 makes it staff
 SAMPLE_PHONE = "+6281200001001"  # what "share my number" sends: a made-up Telkomsel number
 FILES_DIRNAME = "console-files"
+# The bot's texts open the line that asks for a typed answer with ✍️ (bot/texts/screening.yaml:
+# scr_hint, scr_type_answer): under such a prompt a number is the answer even beside buttons.
+TYPE_HINT = "\u270d"  # ✍, with or without the emoji variation selector
 
 _PRESS = re.compile(r"#(\d+)")
 _SEND_FILE = {"sendPhoto": "photo", "sendDocument": "document"}
@@ -95,11 +99,16 @@ class ConsoleBotAPI(BaseRequest):
 
     def bare_numbers_press(self) -> bool:
         """Whether a bare number presses a button: the bot's last message shows inline buttons
-        and asks for no text (no ForceReply on it, no reply keyboard up)."""
+        and asks for no text: no ForceReply on it, no reply keyboard up, and no line of it opens
+        with the bot's "type your answer" hint (a typed question with Back/Cancel buttons)."""
         if self.last_id is None or self.reply_keyboard is not None:
             return False
         markup = self.markups.get(self.last_id, {})
-        return bool(markup.get("inline_keyboard")) and not markup.get("force_reply")
+        if not markup.get("inline_keyboard") or markup.get("force_reply"):
+            return False
+        message = self.messages.get(self.last_id, {})
+        text = to_plain(str(message.get("text") or message.get("caption") or ""))
+        return not any(line.lstrip().startswith(TYPE_HINT) for line in text.splitlines())
 
     def keyboard(self) -> tuple[list[dict[str, Any]], int | None]:
         """The buttons ``#n`` presses and the message they are on (None: the reply keyboard).
@@ -298,16 +307,17 @@ class ConsoleBotAPI(BaseRequest):
             message["reply_markup"] = {"inline_keyboard": markup["inline_keyboard"]}
         else:
             message.pop("reply_markup", None)
-        presses = self.bare_numbers_press() and message_id == self.last_id
         if method == "editMessageReplyMarkup":
             if markup.get("inline_keyboard"):
                 header = "Bot (tombol diganti / buttons changed):"
+                presses = self.bare_numbers_press() and message_id == self.last_id
                 self._print(header, "", markup, presses_bare=presses, message_id=message_id)
             else:
                 self.out.write("  (tombol pesan dihapus / the message's buttons were removed)\n\n")
             return message
         key = "text" if method == "editMessageText" else "caption"
         message[key] = str(params.get(key) or "")
+        presses = self.bare_numbers_press() and message_id == self.last_id
         header = "Bot (diedit / edited):"
         self._print(header, message[key], markup, presses_bare=presses, message_id=message_id)
         return message

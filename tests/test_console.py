@@ -158,3 +158,17 @@ async def test_gt_replies_to_the_bots_last_message_when_no_prompt_is_open(
     assert replied["reply_to_message"]["message_id"] == last
     assert replied["reply_to_message"]["from"]["is_bot"] is True
     assert "reply_to_message" not in plain
+
+
+async def test_a_number_is_the_answer_to_a_typed_question_shown_with_buttons(
+    tmp_path: Path,
+) -> None:
+    # the questionnaire's grade question asks for typing (✍️) beside Back / Cancel buttons
+    to_grade = ["/cekkelayakan", "3", "4", "1", "1", "17-08-2005", "1", "1"]
+    text = await transcript(tmp_path, *to_grade, "2")
+    grade = after(text, "1").rsplit("Bot", 1)[-1]  # the last screen before "2"
+    assert "nilai rapor" in grade
+    assert "  [#1] ⬅️ Kembali\n  [#2] ✖️ Batal\n" in grade  # only #n presses them
+    answered = after(text, "2")
+    assert "(tombol / button:" not in answered  # "2" was the grade, not Cancel
+    assert "bahasa Inggris" in answered  # the next question

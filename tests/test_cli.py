@@ -32,18 +32,20 @@ def run_bot(
     )
 
 
-def test_console_chat_without_token_shows_menu_and_answer(tmp_path: Path) -> None:
-    result = run_bot(stdin="/start\nsyarat\n", tmp=tmp_path)
+def test_console_chat_without_token_greets_then_answers(tmp_path: Path) -> None:
+    result = run_bot(stdin="syarat\n", tmp=tmp_path)  # `make run`: no /start typed
     assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("Anda: /start\nBot: ")  # sent on the user's behalf
     assert "Sister City" in result.stdout
     assert "[1] " in result.stdout  # buttons as numbered choices
     assert "Sumber" in result.stdout or "Maksud Anda" in result.stdout
 
 
 def test_console_chat_presses_buttons_by_number(tmp_path: Path) -> None:
-    result = run_bot("chat", stdin="/start\n1\n1\n", tmp=tmp_path)
+    result = run_bot("chat", stdin="1\n1\n", tmp=tmp_path)
     assert result.returncode == 0, result.stderr
-    assert result.stdout.count("Bot: ") >= 3
+    assert result.stdout.count("Bot: ") == 1  # the greeting; the presses edit it in place
+    assert result.stdout.count("Bot (diedit / edited): ") == 2
     assert "Sumber" in result.stdout
 
 

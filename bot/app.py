@@ -39,6 +39,7 @@ from bot.processing import PerChatUpdateProcessor
 from bot.ratelimit import PriorityRateLimiter
 from bot.routing import router
 from bot.services import Services
+from desk.files import remove_scratch_files
 
 log = logging.getLogger(__name__)
 
@@ -107,7 +108,7 @@ async def _post_init(app: AnyApplication) -> None:
     services = app.bot_data.get("services")
     if services is None:
         services = app.bot_data["services"] = await Services.create(config)
-    removed = await asyncio.to_thread(staff.remove_scratch_files, config)
+    removed = await asyncio.to_thread(remove_scratch_files, config.data_dir)
     if removed:
         log.warning("removed %d export file(s) left behind by an interrupted export", removed)
     if app.job_queue is not None:

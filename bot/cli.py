@@ -30,11 +30,19 @@ def cmd_run(args: argparse.Namespace, config: Config) -> int:
         print("TELEGRAM_BOT_TOKEN is not set; `python -m bot chat` starts the console chat.")
         return 2
     from telegram import Update
+    from telegram.error import InvalidToken
 
     from bot.app import build_application
 
     app = build_application(config)
-    app.run_polling(allowed_updates=Update.ALL_TYPES, drop_pending_updates=False)
+    try:
+        app.run_polling(allowed_updates=Update.ALL_TYPES, drop_pending_updates=False)
+    except InvalidToken:  # its message quotes the token: say what to do, never the token
+        print(
+            "Telegram rejected TELEGRAM_BOT_TOKEN: check it with @BotFather (not shown here).",
+            file=sys.stderr,
+        )
+        return 3
     return 0
 
 
@@ -50,7 +58,7 @@ def cmd_chat(args: argparse.Namespace, config: Config) -> int:
 
 def cmd_ask(args: argparse.Namespace, config: Config) -> int:
     """Answer questions exactly as the bot would, from the arguments or one per line of stdin."""
-    from bot.handlers.faq import compose_reply
+    from bot.answers import compose_reply
     from bot.i18n import Texts
     from bot.telegram_html import to_plain
     from faq.matcher import Matcher
@@ -162,7 +170,8 @@ def cmd_export(args: argparse.Namespace, config: Config) -> int:
     """Registrations to a CSV or XLSX file (created 0600), with a progress bar on stderr."""
     from tqdm import tqdm
 
-    from bot.handlers.staff import filter_choices, write_export
+    from desk.files import write_export
+    from desk.filters import filter_choices
     from store import StoreError, Stores
     from store.stores import SYSTEM_ACTOR
 
@@ -203,9 +212,8 @@ def cmd_stats(args: argparse.Namespace, config: Config) -> int:
     """Registration statistics as text; the chart as a PNG with --png FILE."""
     from datetime import datetime
 
-    from bot.handlers.staff import gather_stats
     from bot.telegram_html import to_plain
-    from desk.stats import format_stats
+    from desk.stats import format_stats, gather_stats
     from store import StoreError, Stores
 
     try:

@@ -71,6 +71,19 @@ def utf16_len(text: str) -> int:
     return len(text.encode("utf-16-le")) // 2
 
 
+def clip(text: str, limit: int) -> str:
+    """``text`` cut to at most ``limit`` UTF-16 units (an emoji counts twice), never inside a
+    character; plain text only (escape it afterwards)."""
+    if utf16_len(text) <= limit:
+        return text
+    units, end = 0, 0
+    for end, char in enumerate(text):  # noqa: B007 (end is used after the loop)
+        units += 2 if ord(char) > 0xFFFF else 1
+        if units > limit:
+            break
+    return text[:end]
+
+
 def split_html(text: str, limit: int = MESSAGE_LIMIT) -> list[str]:
     """Split ``text`` into messages of at most ``limit`` UTF-16 units, never inside a tag.
 
@@ -114,6 +127,14 @@ def split_html(text: str, limit: int = MESSAGE_LIMIT) -> list[str]:
 def _tag_name(tag: str) -> str:
     match = _TAG.match(tag)
     return match.group(2) if match else ""
+
+
+def rendered_text(text: str) -> str:
+    """The ``text`` of the message Telegram makes from this HTML: tags dropped, entities
+    decoded, surrounding white space trimmed (what ``Message.text`` holds afterwards)."""
+    import html
+
+    return html.unescape(_TAG.sub("", text)).strip()
 
 
 def to_plain(text: str) -> str:

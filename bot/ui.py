@@ -23,7 +23,7 @@ from telegram import (
 from telegram.constants import ParseMode
 from telegram.error import BadRequest
 
-from bot.telegram_html import MESSAGE_LIMIT, split_html, utf16_len
+from bot.telegram_html import MESSAGE_LIMIT, rendered_text, split_html, utf16_len
 
 log = logging.getLogger(__name__)
 
@@ -84,6 +84,8 @@ async def show(update: Update, text: str, markup: InlineKeyboardMarkup | None = 
     """
     query = update.callback_query
     if query is not None and query.message is not None and utf16_len(text) <= MESSAGE_LIMIT:
+        if _unchanged(query.message, text, markup):
+            return  # Telegram would refuse the edit ("message is not modified")
         try:
             await query.edit_message_text(
                 text,
@@ -97,6 +99,15 @@ async def show(update: Update, text: str, markup: InlineKeyboardMarkup | None = 
                 return
             log.info("could not edit message, sending a new one: %s", exc)
     await reply(update, text, markup)
+
+
+def _unchanged(message: object, text: str, markup: InlineKeyboardMarkup | None) -> bool:
+    """Whether ``message`` already shows ``text`` (as Telegram renders it) and ``markup``."""
+    if not isinstance(message, Message) or message.text is None:
+        return False
+    shown = message.reply_markup or None
+    wanted = markup if markup is not None and markup.inline_keyboard else None
+    return message.text == rendered_text(text) and shown == wanted
 
 
 # The callback queries answered while handling the current update. An update is handled in one

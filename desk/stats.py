@@ -8,12 +8,15 @@ from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from desk import labels, local_datetime, text
 from screening.identity import load_wilayah
 from screening.model import OUTCOMES
 from store.registrations import STATUSES
+
+if TYPE_CHECKING:
+    from store import Stores
 
 DAYS = 30
 WEEKS_SHOWN = 8
@@ -165,3 +168,30 @@ def format_stats(stats: Stats, lang: str) -> str:
             )
         )
     return "\n".join(lines)
+
+
+def stats_from(
+    records: Iterable[Mapping[str, Any]],
+    usage: Iterable[tuple[str, Any]],
+    unanswered: int,
+    today: date,
+) -> Stats:
+    """Statistics of the registrations; FAQ answers given count as the answered questions."""
+    faq_usage = {key: int(count or 0) for key, count in usage}
+    return compute_stats(
+        records,
+        faq_usage=faq_usage,
+        unanswered=unanswered,
+        answered=sum(faq_usage.values()),
+        today=today,
+    )
+
+
+def gather_stats(stores: Stores, today: date) -> Stats:
+    """The statistics straight from the stores (the command line)."""
+    return stats_from(
+        stores.registrations.iter_all(),
+        stores.kv.items("faq_usage"),
+        stores.unanswered.count_total(),
+        today,
+    )

@@ -2,7 +2,6 @@
 
 import subprocess
 import sys
-import time
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
@@ -171,7 +170,8 @@ def test_threshold_controls_grouping() -> None:
     assert len(group_questions(items, threshold=50)) == 1
 
 
-def test_ten_thousand_questions_in_well_under_a_second() -> None:
+def test_ten_thousand_questions_group_by_what_they_ask() -> None:
+    """At the size bench/unanswered.py times (speed is measured there, not asserted here)."""
     templates = [
         "kapan pendaftaran eps topik dibuka",
         "berapa biaya kursus bahasa korea",
@@ -182,10 +182,7 @@ def test_ten_thousand_questions_in_well_under_a_second() -> None:
     fillers = ["", " min", " kak", " ya", " dong"]
     items = [item(n, f"{templates[n % 5]}{fillers[n // 5 % 5]} #{n % 997}") for n in range(10_000)]
     items += [item(10_000 + n, f"pertanyaan acak nomor {n} {n * 7919}") for n in range(2_000)]
-    started = time.perf_counter()
     groups = group_questions(items)
-    elapsed = time.perf_counter() - started
-    assert elapsed < 1.0
     assert sum(g.count for g in groups) == len(items)
     assert [g.count for g in groups[:5]] == [2000] * 5
 

@@ -11,9 +11,9 @@ from typing import Any
 
 import pytest
 
-from bot.handlers.screening import callback_data_problems
 from bot.i18n import Texts
 from bot.persistence import StorePersistence
+from bot.validation import callback_data_problems
 from screening.engine import Engine
 from store import AsyncStores
 from tests.emulator import BotAPIEmulator

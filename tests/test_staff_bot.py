@@ -15,15 +15,15 @@ import pytest
 import yaml
 from openpyxl import load_workbook
 
-from bot.handlers.staff import (
-    ExportFilters,
+from bot.i18n import Texts
+from desk.export import ExportFilters
+from desk.filters import (
+    FilterCodeError,
     FilterError,
-    Stale,
     decode_filters,
     encode_filters,
     parse_filter_args,
 )
-from bot.i18n import Texts
 from store import Stores
 from tests.emulator import BotAPIEmulator
 from tests.harness import REPO, BotHarness, Reply, make_config
@@ -105,7 +105,7 @@ def test_filter_codes_round_trip_and_stay_short() -> None:
     assert len(f"st:s:SRG-2026-000123:5.3:999:{code}".encode()) <= 64
     assert decode_filters("") == ExportFilters()
     for bad in ("s9", "x1", "a20261340", "s0;", "p99"):
-        with pytest.raises(Stale):
+        with pytest.raises(FilterCodeError):
             decode_filters(bad)
     for bad_args in (["status=kabur"], ["warna=merah"], ["sejak=kemarin"], ["baru"]):
         with pytest.raises(FilterError):

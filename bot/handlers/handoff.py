@@ -39,6 +39,7 @@ from bot.i18n import Markup, escape
 from bot.menu import main_menu
 from bot.routing import pressed, router
 from bot.services import Services, services
+from bot.telegram_html import clip
 from bot.ui import answer, keyboard, reply
 from screening.identity import redact
 from store.handoff import Tickets
@@ -51,7 +52,8 @@ Doc = dict[str, Any]
 
 #: Open conversations take a citizen's messages before any conversation or the FAQ sees them.
 RELAY_GROUP = -1
-#: Longest relayed text; the header and the rest of the message fit Telegram's 4,096.
+#: Longest relayed text in UTF-16 units, as Telegram counts (an emoji is two); the header and the
+#: rest of the message fit Telegram's 4,096.
 MAX_RELAY_CHARS = 3500
 
 
@@ -147,7 +149,8 @@ async def _from_citizen(update: Update, context: Context, svc: Services, tickets
     if not message.text:
         await reply(update, svc.texts.render("handoff_text_only", lang), _end_keyboard(svc, lang))
         return
-    masked = redact(message.text[:MAX_RELAY_CHARS])
+    typed = clip(message.text, MAX_RELAY_CHARS)
+    masked = redact(typed)
     delivered = 0
     for chat_id in destinations(svc):
         staff_lang_ = await _staff_lang(svc, chat_id)
@@ -181,7 +184,7 @@ async def _from_citizen(update: Update, context: Context, svc: Services, tickets
         return
     await svc.call(tickets.count_message, ticket["id"])
     text = svc.texts.render("handoff_sent", lang)
-    if masked != message.text[:MAX_RELAY_CHARS]:
+    if masked != typed:
         text = Markup(svc.texts.render("handoff_masked", lang) + "\n" + text)
     await reply(update, text, _end_keyboard(svc, lang))
 
@@ -235,7 +238,9 @@ async def _answer_citizen(update: Update, context: Context, svc: Services, ticke
         await message.reply_text(svc.texts.get("handoff_staff_text_only", lang))
         return
     citizen_lang = ticket["lang"]
-    text = svc.texts.render("handoff_reply", citizen_lang, text=message.text[:MAX_RELAY_CHARS])
+    text = svc.texts.render(
+        "handoff_reply", citizen_lang, text=clip(message.text, MAX_RELAY_CHARS)
+    )
     tickets = await tickets_of(svc)
     try:
         await context.bot.send_message(

@@ -38,9 +38,8 @@ from bot.i18n import Markup, escape
 from bot.menu import main_menu
 from bot.routing import pressed, router
 from bot.services import Services, services
-from bot.ui import CALLBACK_DATA_LIMIT, Button, answer, keyboard, reply, show
+from bot.ui import Button, answer, keyboard, reply, show
 from screening.engine import CONSENT_ID, Engine, Question
-from screening.model import ScreeningDataError
 from screening.report import format_evaluation
 
 log = logging.getLogger(__name__)
@@ -254,26 +253,6 @@ def _result_keyboard(svc: Services, lang: str) -> InlineKeyboardMarkup:
             [(texts.get("btn_scr_again", lang), "scr:start")],
         ]
     )
-
-
-def callback_data_problems(engine: Engine | None = None) -> list[str]:
-    """Questionnaire buttons whose callback data would not fit Telegram's 64 bytes."""
-    if engine is None:
-        try:
-            engine = Engine.default()
-        except ScreeningDataError:  # reported by screening.validate
-            return []
-    data: list[str] = []
-    for question in engine.questionnaire.questions:
-        steps = ("back", "edit", "done")
-        data += [f"scr:{kind}:{question.id}" for kind in steps]
-        data += [f"scr:{kind}:{question.id}:{c.id}" for c in question.choices for kind in "at"]
-        data += [f"scr:a:{question.id}:{answer}" for answer in (YES, NO)]
-    return [
-        f"questionnaire: button data over {CALLBACK_DATA_LIMIT} bytes: {item}"
-        for item in data
-        if len(item.encode()) > CALLBACK_DATA_LIMIT
-    ]
 
 
 # -- handlers ----------------------------------------------------------------------------------

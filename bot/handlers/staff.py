@@ -26,13 +26,10 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
-import os
 import re
-import secrets
-from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import asdict, replace
 from datetime import date, datetime, timedelta
-from pathlib import Path
 from typing import Any, TypeVar
 
 from telegram import ForceReply, InlineKeyboardMarkup, Message, Update
@@ -54,12 +51,22 @@ from bot.routing import Handler, Stale, router
 from bot.services import Services, services
 from bot.ui import Button, answer, keyboard, reply, show
 from desk import labels
-from desk.export import ExportFilters, export_csv, export_xlsx
-from desk.stats import Stats, compute_stats, format_stats
+from desk.export import ExportFilters
+from desk.files import EXPORTERS, scratch_file, write_export
+from desk.filters import (
+    ARG_KEYS,
+    CHOICES,
+    FIELDS,
+    FilterCodeError,
+    FilterError,
+    encode_filters,
+    parse_filter_args,
+)
+from desk.filters import decode_filters as _decode_filters
+from desk.stats import format_stats, stats_from
 from desk.unanswered import Group, group_questions
 from screening.identity import format_phone, load_wilayah, mask_nik
-from screening.model import OUTCOMES
-from store import STATUSES, NotFoundError, StatusError, Stores
+from store import STATUSES, NotFoundError, StatusError
 
 log = logging.getLogger(__name__)
 
@@ -86,110 +93,13 @@ REG_NO = re.compile(r"SRG-\d{4}-\d{6}")
 
 # -- filters: a compact code for callback data, and key=value arguments for commands ------------
 
-PROGRAMMES: tuple[str, ...] = (*labels("interests", "id"), *labels("programmes", "id"))
-KECAMATAN: tuple[str, ...] = tuple(kec.id for kec in load_wilayah().kecamatan)
-_CHOICES: dict[str, tuple[str, ...]] = {
-    "p": PROGRAMMES,
-    "o": OUTCOMES,
-    "k": KECAMATAN,
-    "s": STATUSES,
-}
-_FIELDS = {"p": "programme", "o": "outcome", "k": "kecamatan", "s": "status"}
-_CODE = re.compile(r"(?:[poks]\d{1,2}|[ab]\d{8})*")
-_CODE_TOKEN = re.compile(r"([poks])(\d{1,2})|([ab])(\d{8})")
-_ARG_KEYS = {
-    "program": "p",
-    "programme": "p",
-    "minat": "p",
-    "hasil": "o",
-    "outcome": "o",
-    "kecamatan": "k",
-    "kec": "k",
-    "status": "s",
-    "sejak": "a",
-    "dari": "a",
-    "since": "a",
-    "sampai": "b",
-    "hingga": "b",
-    "until": "b",
-}
-
-
-class FilterError(ValueError):
-    """A ``key=value`` filter argument that cannot be used."""
-
-    def __init__(self, token: str, dimension: str | None) -> None:
-        super().__init__(token)
-        self.token = token
-        self.dimension = dimension
-
-
-def encode_filters(flt: ExportFilters) -> str:
-    """``ExportFilters`` as a short code (``s0k2a20261101``) for callback data."""
-    parts = [
-        f"{letter}{_CHOICES[letter].index(value)}"
-        for letter, field in _FIELDS.items()
-        if (value := getattr(flt, field)) is not None
-    ]
-    if flt.since is not None:
-        parts.append("a" + flt.since.strftime("%Y%m%d"))
-    if flt.until is not None:
-        parts.append("b" + flt.until.strftime("%Y%m%d"))
-    return "".join(parts)
-
 
 def decode_filters(code: str) -> ExportFilters:
-    """The filters of a code made by :func:`encode_filters`; ``Stale`` for anything else."""
-    if not _CODE.fullmatch(code):
-        raise Stale(code)
-    values: dict[str, Any] = {}
+    """The filters of a code from a button; ``Stale`` for a code no screen makes."""
     try:
-        for match in _CODE_TOKEN.finditer(code):
-            letter, index, date_letter, digits = match.groups()
-            if letter:
-                values[_FIELDS[letter]] = _CHOICES[letter][int(index)]
-            else:
-                day = datetime.strptime(digits, "%Y%m%d").date()
-                values["since" if date_letter == "a" else "until"] = day
-    except (IndexError, ValueError) as exc:
+        return _decode_filters(code)
+    except FilterCodeError as exc:
         raise Stale(code) from exc
-    return ExportFilters(**values)
-
-
-def filter_choices() -> dict[str, tuple[str, ...]]:
-    """The known values of each filter field: programme, outcome, kecamatan, status."""
-    return {_FIELDS[letter]: values for letter, values in _CHOICES.items()}
-
-
-def parse_date(text: str) -> date:
-    """``2026-11-30``, ``30-11-2026`` or ``30/11/2026``."""
-    for pattern in ("%Y-%m-%d", "%d-%m-%Y", "%d/%m/%Y"):
-        try:
-            return datetime.strptime(text, pattern).date()
-        except ValueError:
-            continue
-    raise ValueError(text)
-
-
-def parse_filter_args(args: Iterable[str]) -> ExportFilters:
-    """``status=baru kecamatan=serang sejak=2026-11-01`` as filters; ``FilterError`` if not."""
-    values: dict[str, Any] = {}
-    for token in args:
-        key, sep, value = token.partition("=")
-        letter = _ARG_KEYS.get(key.strip().lower())
-        if not sep or letter is None:
-            raise FilterError(token, None)
-        value = value.strip()
-        if letter in ("a", "b"):
-            try:
-                values["since" if letter == "a" else "until"] = parse_date(value)
-            except ValueError:
-                raise FilterError(token, letter) from None
-        elif value.lower() in _CHOICES[letter]:
-            values[_FIELDS[letter]] = value.lower()
-        else:
-            raise FilterError(token, letter)
-    return ExportFilters(**values)
 
 
 def filter_error_text(texts: Texts, error: FilterError, lang: str) -> Markup:
@@ -197,7 +107,7 @@ def filter_error_text(texts: Texts, error: FilterError, lang: str) -> Markup:
     key, _, value = error.token.partition("=")
     if error.dimension in ("a", "b"):
         return texts.render("staff_bad_date", lang, value=value)
-    known = _ARG_KEYS if error.dimension is None else _CHOICES[error.dimension]
+    known = ARG_KEYS if error.dimension is None else CHOICES[error.dimension]
     choices = ", ".join(sorted(known) if error.dimension is None else known)
     return texts.render("staff_bad_filter", lang, token=error.token, key=key, choices=choices)
 
@@ -217,7 +127,7 @@ def describe_filters(texts: Texts, flt: ExportFilters, lang: str) -> str:
     """The filters in words, e.g. "status baru · kec. Serang" (plain text)."""
     parts = [
         texts.get(f"staff_filter_{field}", lang).format(value=_value_label(letter, value, lang))
-        for letter, field in _FIELDS.items()
+        for letter, field in FIELDS.items()
         if (value := getattr(flt, field)) is not None
     ]
     if flt.since is not None or flt.until is not None:
@@ -471,8 +381,8 @@ def options_screen(
         for key, since, until in _date_presets(today):
             choices.append((texts.get(key, lang), replace(flt, since=since, until=until)))
     else:
-        field = _FIELDS[dimension]
-        for value in _CHOICES[dimension]:
+        field = FIELDS[dimension]
+        for value in CHOICES[dimension]:
             label = _value_label(dimension, value, lang)
             choices.append((label, _with(flt, field, value)))
         choices.append((texts.get("btn_staff_any", lang), _with(flt, field, None)))
@@ -712,43 +622,6 @@ def reason_screen(texts: Texts, lang: str, reg_no: str, ctx: str) -> tuple[Marku
 
 # -- export ---------------------------------------------------------------------------------------
 
-EXPORTERS = {"csv": export_csv, "xlsx": export_xlsx}
-
-
-def exports_dir(config: Config) -> Path:
-    """Where export files and charts live until they are sent: owner-only, inside the data
-    directory, so personal data never lands in a shared temporary directory."""
-    folder = config.data_dir / "exports"
-    folder.mkdir(mode=0o700, parents=True, exist_ok=True)
-    os.chmod(folder, 0o700)
-    return folder
-
-
-def scratch_file(config: Config, stem: str, suffix: str) -> Path:
-    return exports_dir(config) / f"{stem}-{secrets.token_hex(6)}.{suffix}"
-
-
-def remove_scratch_files(config: Config) -> int:
-    """Delete the export files and charts a crash left behind (they hold NIKs and phone
-    numbers); run at start-up, before any export. Returns how many."""
-    folder = config.data_dir / "exports"
-    leftovers = [path for path in folder.iterdir() if path.is_file()] if folder.is_dir() else []
-    for path in leftovers:
-        path.unlink(missing_ok=True)
-    return len(leftovers)
-
-
-def write_export(
-    records: Iterable[Mapping[str, Any]],
-    path: Path,
-    fmt: str,
-    *,
-    lang: str = "id",
-    progress: Callable[[int], None] | None = None,
-) -> int:
-    """Write ``records`` as CSV or XLSX (created 0600); returns the number of rows."""
-    return EXPORTERS[fmt](records, path, progress=progress, lang=lang)
-
 
 async def send_export(update: Update, context: Context, lang: str, fmt: str, code: str) -> None:
     """Export the registrations matching ``code`` as a file, then delete the file."""
@@ -761,7 +634,7 @@ async def send_export(update: Update, context: Context, lang: str, fmt: str, cod
         await reply(update, svc.texts.render("staff_export_empty", lang))
         return
     today = _now(svc.config).date()
-    path = scratch_file(svc.config, "export", fmt)
+    path = scratch_file(svc.config.data_dir, "export", fmt)
     try:
         rows = await asyncio.to_thread(write_export, records, path, fmt, lang=lang)
         caption = svc.texts.render(
@@ -801,33 +674,6 @@ def export_choice(texts: Texts, lang: str, code: str, count: int) -> tuple[Marku
 # -- statistics -----------------------------------------------------------------------------------
 
 
-def stats_from(
-    records: Iterable[Mapping[str, Any]],
-    usage: Iterable[tuple[str, Any]],
-    unanswered: int,
-    today: date,
-) -> Stats:
-    """Statistics of the registrations; FAQ answers given count as the answered questions."""
-    faq_usage = {key: int(count or 0) for key, count in usage}
-    return compute_stats(
-        records,
-        faq_usage=faq_usage,
-        unanswered=unanswered,
-        answered=sum(faq_usage.values()),
-        today=today,
-    )
-
-
-def gather_stats(stores: Stores, today: date) -> Stats:
-    """The statistics straight from the stores (the command line)."""
-    return stats_from(
-        stores.registrations.iter_all(),
-        stores.kv.items("faq_usage"),
-        stores.unanswered.count_total(),
-        today,
-    )
-
-
 async def send_stats(update: Update, context: Context, lang: str) -> None:
     """The statistics report, then the chart as a photo."""
     svc = services(context)
@@ -843,7 +689,7 @@ async def send_stats(update: Update, context: Context, lang: str) -> None:
     await reply(update, Markup(format_stats(stats, lang)))
     from desk.charts import render_chart  # matplotlib: loaded when a chart is first drawn
 
-    path = scratch_file(svc.config, "chart", "png")
+    path = scratch_file(svc.config.data_dir, "chart", "png")
     try:
         await asyncio.to_thread(render_chart, stats, path, lang)
         with path.open("rb") as handle:

@@ -1,0 +1,98 @@
+"""The FAQ's replies as the bot sends them: answers with their sources, "did you mean"
+suggestions, the fallback. Pure (no update, no context): shared by the FAQ handler, the flows
+that answer a question typed mid-way, and ``python -m bot ask``."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from telegram import InlineKeyboardMarkup
+
+from bot.i18n import Markup, Texts, escape
+from bot.menu import main_menu
+from bot.ui import column, keyboard
+from faq.matcher import Match, Matcher
+from faq.model import Entry, KnowledgeBase
+
+# The matcher reads at most this much of a message; a question is never longer.
+MAX_QUESTION_CHARS = 500
+_NUMBER_ONLY = re.compile(r"^[\d\s.+()-]{6,}$")
+_INVISIBLE = re.compile(r"[\s\u200b-\u200f\u2028-\u202f\u2060-\u206f\ufeff]+")
+
+
+def render_answer(texts: Texts, entry: Entry, lang: str) -> Markup:
+    sources = ", ".join(
+        f'<a href="{escape(s.url)}">{escape(s.title)}</a>' if s.url else escape(s.title)
+        for s in entry.sources
+    )
+    return texts.render(
+        "answer",
+        lang,
+        question=entry.question[lang],
+        answer=Markup(entry.answer[lang]),
+        sources=Markup(sources),
+        checked=entry.checked.strftime("%d-%m-%Y"),
+    )
+
+
+def answer_keyboard(texts: Texts, entry: Entry, lang: str) -> InlineKeyboardMarkup:
+    rows = []
+    if entry.detail:
+        rows.append([(texts.get("btn_detail", lang), f"d:{entry.id}")])
+    rows.append(
+        [
+            (texts.get("btn_back", lang), f"t:{entry.topic}"),
+            (texts.get("btn_home", lang), "m:home"),
+        ]
+    )
+    return keyboard(rows)
+
+
+def topics_keyboard(texts: Texts, kb: KnowledgeBase, lang: str) -> InlineKeyboardMarkup:
+    rows = column((f"{t.emoji} {t.title[lang]}", f"t:{t.id}") for t in kb.topics)
+    rows.append(
+        [(texts.get("btn_contact", lang), "m:contact"), (texts.get("btn_home", lang), "m:home")]
+    )
+    return keyboard(rows)
+
+
+def render_match(
+    texts: Texts, kb: KnowledgeBase, match: Match, lang: str
+) -> tuple[Markup, InlineKeyboardMarkup]:
+    """The reply to a free-text question, exactly as the bot sends it."""
+    if match.kind == "answer" and match.entry is not None:
+        return render_answer(texts, match.entry, lang), answer_keyboard(texts, match.entry, lang)
+    if match.kind == "suggest":
+        rows = column((e.question[lang], f"q:{e.id}") for e in match.suggestions)
+        rows.append([(texts.get("btn_none_of_these", lang), "m:none")])
+        return texts.render("suggest", lang), keyboard(rows)
+    if match.kind == "smalltalk":
+        return texts.render("smalltalk", lang), main_menu(texts, lang)
+    return texts.render("fallback", lang), topics_keyboard(texts, kb, lang)
+
+
+@dataclass(frozen=True)
+class Reply:
+    """The bot's reply to a typed text, before anything is sent or stored."""
+
+    text: Markup
+    markup: InlineKeyboardMarkup | None
+    match: Match | None = None
+    notice: Markup | None = None  # sent first, e.g. "your message was very long"
+
+
+def compose_reply(
+    svc_texts: Texts, kb: KnowledgeBase, matcher: Matcher, text: str, lang: str
+) -> Reply:
+    """What the bot answers to ``text`` (pure: shared by the handler and ``python -m bot ask``)."""
+    if not _INVISIBLE.sub("", text):
+        return Reply(svc_texts.render("empty_text", lang), main_menu(svc_texts, lang))
+    if _NUMBER_ONLY.match(text.strip()):
+        return Reply(svc_texts.render("number_only", lang), main_menu(svc_texts, lang))
+    notice = None
+    if len(text) > MAX_QUESTION_CHARS:
+        notice, text = svc_texts.render("too_long", lang), text[:MAX_QUESTION_CHARS]
+    match = matcher.match(text)
+    body, markup = render_match(svc_texts, kb, match, lang)
+    return Reply(body, markup, match, notice)

@@ -16,7 +16,8 @@ import asyncio
 import logging
 from typing import Any
 
-from telegram.ext import Application, ApplicationBuilder, BaseUpdateProcessor
+from telegram.constants import ParseMode
+from telegram.ext import Application, ApplicationBuilder, BaseUpdateProcessor, Defaults
 from telegram.request import BaseRequest
 
 from bot.commands import CommandMenus
@@ -39,6 +40,7 @@ from bot.processing import PerChatUpdateProcessor
 from bot.ratelimit import PriorityRateLimiter
 from bot.routing import router
 from bot.services import Services
+from bot.ui import NO_PREVIEW
 from desk.files import remove_scratch_files
 
 log = logging.getLogger(__name__)
@@ -66,6 +68,8 @@ def build_application(
         .post_init(_post_init)
         .post_shutdown(_post_shutdown)
         .persistence(persistence)
+        # Every message is Telegram HTML without link previews, unless a call says otherwise.
+        .defaults(Defaults(parse_mode=ParseMode.HTML, link_preview_options=NO_PREVIEW))
     )
     if config.base_url and config.base_file_url:
         builder = builder.base_url(config.base_url).base_file_url(config.base_file_url)

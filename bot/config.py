@@ -16,6 +16,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
 
+from store import clock
+
 LANGUAGES = ("id", "en")
 
 
@@ -177,6 +179,7 @@ def load_config(
     except (ZoneInfoNotFoundError, ValueError):
         r.problem("bot.timezone", f"unknown time zone {timezone!r}")
         timezone = "Asia/Jakarta"
+    clock.set_zone(str(timezone))  # every local date and time is read and shown in it
     data_dir = Path(env.get("BOT_DATA_DIR") or bot.get("data_dir") or "./data")
 
     staff_raw = r.section("staff")

@@ -20,7 +20,6 @@ from telegram import (
     ReplyKeyboardRemove,
     Update,
 )
-from telegram.constants import ParseMode
 from telegram.error import BadRequest
 
 from bot.telegram_html import MESSAGE_LIMIT, rendered_text, split_html, utf16_len
@@ -69,9 +68,7 @@ async def reply(update: Update, text: str, markup: ReplyMarkup | None = None) ->
         last = index == len(parts) - 1
         sent = await chat.send_message(
             part,
-            parse_mode=ParseMode.HTML,
             reply_markup=markup if last else None,
-            link_preview_options=NO_PREVIEW,
         )
     return sent
 
@@ -89,9 +86,7 @@ async def show(update: Update, text: str, markup: InlineKeyboardMarkup | None = 
         try:
             await query.edit_message_text(
                 text,
-                parse_mode=ParseMode.HTML,
                 reply_markup=markup,
-                link_preview_options=NO_PREVIEW,
             )
             return
         except BadRequest as exc:

@@ -9,18 +9,18 @@ from datetime import datetime
 from functools import cache
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import yaml
 
+from store.clock import local
+
 TEXTS_FILE = Path(__file__).with_name("texts.yaml")
 DEFAULT_LANG = "id"
-JAKARTA = ZoneInfo("Asia/Jakarta")
 
 
 def local_datetime(iso: str) -> datetime:
-    """A stored UTC ISO timestamp as a naive Asia/Jakarta datetime (what staff read)."""
-    return datetime.fromisoformat(iso).astimezone(JAKARTA).replace(tzinfo=None)
+    """A stored UTC ISO timestamp as a naive local datetime (what staff read; ``store.clock``)."""
+    return local(iso).replace(tzinfo=None)
 
 
 @cache

@@ -28,12 +28,11 @@ import asyncio
 import heapq
 import itertools
 import logging
-import re
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field, fields
-from datetime import datetime, tzinfo
+from datetime import datetime
 from typing import Any
 
 from store import Database, Stores
@@ -57,7 +56,6 @@ MAX_RATE = 30.0
 FLUSH_SECONDS = 1.0
 #: A recipient answered with 429 this many times in a row is given up as failed.
 MAX_RATE_LIMITED = 10
-_LOCAL_TIME = re.compile(r"^\s*(\d{1,2})-(\d{1,2})-(\d{4})\s+(\d{1,2})[:.](\d{2})\s*$")
 
 
 # -- errors the sender raises --------------------------------------------------------------
@@ -193,18 +191,6 @@ class Progress:
     def rate(self) -> float:
         """Recipients settled per second so far."""
         return self.figures.settled / self.elapsed if self.elapsed > 0 else 0.0
-
-
-def parse_local_time(text: str, zone: tzinfo) -> datetime | None:
-    """``"28-11-2026 09:00"`` (day-month-year hour:minute) in ``zone``, or None if malformed."""
-    found = _LOCAL_TIME.match(text)
-    if not found:
-        return None
-    day, month, year, hour, minute = (int(part) for part in found.groups())
-    try:
-        return datetime(year, month, day, hour, minute, tzinfo=zone)
-    except ValueError:
-        return None
 
 
 # -- the outbox ------------------------------------------------------------------------------

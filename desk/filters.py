@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from datetime import date, datetime
+from datetime import datetime
 from typing import Any
 
 from desk import labels
@@ -13,6 +13,7 @@ from desk.export import ExportFilters
 from screening.identity import load_wilayah
 from screening.model import OUTCOMES
 from store import STATUSES
+from store.clock import parse_date
 
 
 class FilterCodeError(ValueError):
@@ -92,16 +93,6 @@ def decode_filters(code: str) -> ExportFilters:
 def filter_choices() -> dict[str, tuple[str, ...]]:
     """The known values of each filter field: programme, outcome, kecamatan, status."""
     return {FIELDS[letter]: values for letter, values in CHOICES.items()}
-
-
-def parse_date(text: str) -> date:
-    """``2026-11-30``, ``30-11-2026`` or ``30/11/2026``."""
-    for pattern in ("%Y-%m-%d", "%d-%m-%Y", "%d/%m/%Y"):
-        try:
-            return datetime.strptime(text, pattern).date()
-        except ValueError:
-            continue
-    raise ValueError(text)
 
 
 def parse_filter_args(args: Iterable[str]) -> ExportFilters:

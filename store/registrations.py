@@ -6,7 +6,7 @@ from collections.abc import Iterator, Mapping
 from datetime import date, datetime
 from typing import Any
 
-from store.clock import WIB, Clock, iso, local_date, utc_now
+from store.clock import Clock, iso, local_date, utc_now, zone
 from store.durable import Database, Doc
 from store.errors import NikTakenError, NotFoundError, StatusError
 
@@ -147,7 +147,7 @@ class RegistrationRepo:
     def _create(
         self, user_id: int, chat_id: int, data: Mapping[str, Any], actor: int, now: str
     ) -> Doc:
-        year = self._clock().astimezone(WIB).year
+        year = self._clock().astimezone(zone()).year
         counter_key = f"reg_no:{year}"
         number = (self._counters.get(counter_key) or {"last": 0})["last"] + 1
         reg_no = f"SRG-{year}-{number:06d}"

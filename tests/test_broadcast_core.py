@@ -28,13 +28,13 @@ from desk.broadcast import (
     TransientError,
     UncertainError,
     Unreachable,
-    parse_local_time,
     resolve_audience,
 )
 from store import Database, Stores
 
 FAST = Pace(rate_per_second=30, per_chat_interval=0.05, max_retries=2, backoff=0.01)
 WIB = timezone(timedelta(hours=7))
+from store.clock import parse_local_time  # noqa: E402
 
 
 @pytest.fixture

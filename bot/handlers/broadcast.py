@@ -24,7 +24,14 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from telegram import InlineKeyboardMarkup, Message, MessageEntity, ReplyParameters, Update
+from telegram import (
+    InlineKeyboardMarkup,
+    LinkPreviewOptions,
+    Message,
+    MessageEntity,
+    ReplyParameters,
+    Update,
+)
 from telegram.constants import ParseMode
 from telegram.error import (
     BadRequest,
@@ -69,11 +76,10 @@ from desk.broadcast import (
     TransientError,
     UncertainError,
     Unreachable,
-    parse_local_time,
     resolve_audience,
 )
 from screening.identity import load_wilayah
-from store.clock import parse
+from store.clock import format_local, local_now, parse, parse_local_time
 
 log = logging.getLogger(__name__)
 
@@ -157,11 +163,14 @@ def unsubscribe_markup(texts: Texts, lang: str) -> InlineKeyboardMarkup:
     return keyboard([[(texts.get("btn_subscribe_off", lang), "sub:off")]])
 
 
+PREVIEW = LinkPreviewOptions(is_disabled=False)
+
+
 async def send_announcement(
     bot: Any, chat_id: int, content: Mapping[str, Any], markup: InlineKeyboardMarkup, *, bulk: bool
 ) -> Message:
     """Send an announcement to one chat; ``bulk`` puts it in the rate limiter's bulk lane."""
-    options: dict[str, Any] = {"parse_mode": ParseMode.HTML, "reply_markup": markup}
+    options: dict[str, Any] = {"reply_markup": markup}
     if bulk and isinstance(bot.rate_limiter, PriorityRateLimiter):
         options["rate_limit_args"] = BULK
     text = content.get("text") or None
@@ -169,6 +178,8 @@ async def send_announcement(
         return await bot.send_photo(chat_id, content["file_id"], caption=text, **options)
     if content["kind"] == "document":
         return await bot.send_document(chat_id, content["file_id"], caption=text, **options)
+    # Announcements keep their link previews (a training schedule's page, say); replies don't.
+    options["link_preview_options"] = PREVIEW
     return await bot.send_message(chat_id, content["text"], **options)
 
 
@@ -201,12 +212,6 @@ def _number(value: int, lang: str) -> str:
 def _duration(seconds: float) -> str:
     total = max(0, round(seconds))
     return f"{total // 3600}:{total % 3600 // 60:02d}:{total % 60:02d}"
-
-
-def _local(iso_text: str | None, svc: Services) -> str:
-    if not iso_text:
-        return "-"
-    return parse(iso_text).astimezone(svc.config.tz).strftime("%d-%m-%Y %H:%M")
 
 
 def dimension_options(dimension: str, lang: str) -> list[tuple[str, str]]:
@@ -288,7 +293,7 @@ def render_list(svc: Services, docs: list[dict[str, Any]], lang: str) -> Markup:
                 f"bc_list_{doc['state']}",
                 lang,
                 id=doc["id"],
-                when=_local(when, svc),
+                when=format_local(when),
                 audience=audience_label(texts, Audience.from_dict(doc["audience"]), lang),
                 snippet=_snippet(doc["content"]),
                 **{name: _number(int(value), lang) for name, value in figures.items()},
@@ -376,7 +381,6 @@ class Broadcaster:
             message = await self.app.bot.send_message(
                 doc["chat_id"],
                 text,
-                parse_mode=ParseMode.HTML,
                 reply_markup=self._stop_markup(doc),
             )
             await svc.call(
@@ -457,7 +461,6 @@ class Broadcaster:
                 text,
                 chat_id=report["chat_id"],
                 message_id=report["message_id"],
-                parse_mode=ParseMode.HTML,
                 reply_markup=self._stop_markup(doc),
             )
         except BadRequest as error:
@@ -676,7 +679,7 @@ async def _choose_audience(
 
 
 def _example_time(svc: Services) -> str:
-    tomorrow = datetime.now(svc.config.tz) + timedelta(hours=SCHEDULE_EXAMPLE_HOURS)
+    tomorrow = local_now() + timedelta(hours=SCHEDULE_EXAMPLE_HOURS)
     return tomorrow.strftime("%d-%m-%Y 09:00")
 
 
@@ -684,8 +687,8 @@ async def _take_time(
     update: Update, context: ContextTypes.DEFAULT_TYPE, svc: Services, draft: Draft, text: str
 ) -> None:
     lang, example = draft.lang, _example_time(svc)
-    when = parse_local_time(text, svc.config.tz)
-    if when is None or when <= datetime.now(svc.config.tz):
+    when = parse_local_time(text)
+    if when is None or when <= local_now():
         key = "bc_schedule_bad" if when is None else "bc_schedule_past"
         await reply(
             update, svc.texts.render(key, lang, example=example), _cancel_markup(svc, lang)
@@ -699,7 +702,7 @@ async def _take_time(
             "bc_scheduled",
             lang,
             id=doc["id"],
-            when=_local(doc["scheduled_for"], svc),
+            when=format_local(doc["scheduled_for"]),
             audience=audience_label(svc.texts, Audience.from_dict(doc["audience"]), lang),
         ),
     )

@@ -32,7 +32,7 @@ from bot.services import Services, services
 from bot.ui import answer, keyboard, reply, show
 from screening.identity import mask_phone
 from screening.model import load_rules, load_texts
-from store.clock import parse
+from store.clock import format_local
 
 log = logging.getLogger(__name__)
 
@@ -67,7 +67,7 @@ def render_my_data(svc: Services, lang: str, found: Mapping[str, Any]) -> Markup
         return texts.render("data_nothing", lang)
 
     def when(stamp: str) -> str:
-        return parse(stamp).astimezone(svc.config.tz).strftime("%d-%m-%Y %H:%M")
+        return format_local(stamp)
 
     parts = [texts.render("data_title", lang)]
     record = found["registration"]

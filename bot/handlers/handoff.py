@@ -22,7 +22,7 @@ import logging
 from typing import Any
 
 from telegram import ForceReply, InlineKeyboardMarkup, Message, Update
-from telegram.constants import ChatType, MessageEntityType, ParseMode
+from telegram.constants import ChatType, MessageEntityType
 from telegram.error import Forbidden, TelegramError
 from telegram.ext import (
     Application,
@@ -95,7 +95,7 @@ async def _tell_staff(context: Context, svc: Services, ticket: Doc, key: str) ->
         lang = await _staff_lang(svc, chat_id)
         text = svc.texts.render(key, lang, ticket=ticket["id"], ref=_ref(svc, ticket, lang))
         try:
-            await context.bot.send_message(chat_id, text, parse_mode=ParseMode.HTML)
+            await context.bot.send_message(chat_id, text)
         except TelegramError as exc:
             log.warning("handoff notice to chat %s failed: %s", chat_id, exc)
 
@@ -171,9 +171,7 @@ async def _from_citizen(update: Update, context: Context, svc: Services, tickets
             ]
         )
         try:
-            sent = await context.bot.send_message(
-                chat_id, text, parse_mode=ParseMode.HTML, reply_markup=buttons
-            )
+            sent = await context.bot.send_message(chat_id, text, reply_markup=buttons)
         except TelegramError as exc:
             log.warning("handoff message to chat %s failed: %s", chat_id, exc)
             continue
@@ -246,7 +244,6 @@ async def _answer_citizen(update: Update, context: Context, svc: Services, ticke
         await context.bot.send_message(
             ticket["chat_id"],
             text,
-            parse_mode=ParseMode.HTML,
             reply_markup=_end_keyboard(svc, citizen_lang),
         )
     except Forbidden:
@@ -274,7 +271,6 @@ async def _close(update: Update, context: Context, svc: Services, ticket_id: str
         await context.bot.send_message(
             closed["chat_id"],
             svc.texts.render("handoff_closed_by_staff", citizen_lang),
-            parse_mode=ParseMode.HTML,
             reply_markup=main_menu(svc.texts, citizen_lang),
         )
     except TelegramError as exc:
@@ -321,7 +317,6 @@ async def staff_button(update: Update, context: Context) -> None:
     placeholder = svc.texts.get("handoff_reply_placeholder", lang)[:64]
     sent = await chat.send_message(
         prompt,
-        parse_mode=ParseMode.HTML,
         reply_markup=ForceReply(input_field_placeholder=placeholder),
     )
     await svc.call(tickets.link, sent.chat_id, sent.message_id, ticket_id)

@@ -29,11 +29,11 @@ import math
 import re
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import asdict, replace
-from datetime import date, datetime, timedelta
+from datetime import date, timedelta
 from typing import Any, TypeVar
 
 from telegram import ForceReply, InlineKeyboardMarkup, Message, Update
-from telegram.constants import ChatType, ParseMode
+from telegram.constants import ChatType
 from telegram.error import TelegramError
 from telegram.ext import (
     Application,
@@ -66,7 +66,8 @@ from desk.filters import decode_filters as _decode_filters
 from desk.stats import format_stats, stats_from
 from desk.unanswered import Group, group_questions
 from screening.identity import format_phone, load_wilayah, mask_nik
-from store import STATUSES, NotFoundError, StatusError
+from store import STATUSES, NotFoundError, StatusError, clock
+from store.clock import format_date, format_local
 
 log = logging.getLogger(__name__)
 
@@ -134,8 +135,8 @@ def describe_filters(texts: Texts, flt: ExportFilters, lang: str) -> str:
         open_end = texts.get("staff_filter_open_end", lang)
         parts.append(
             texts.get("staff_filter_dates", lang).format(
-                since=flt.since.strftime("%d-%m-%Y") if flt.since else open_end,
-                until=flt.until.strftime("%d-%m-%Y") if flt.until else open_end,
+                since=format_date(flt.since) if flt.since else open_end,
+                until=format_date(flt.until) if flt.until else open_end,
             )
         )
     return " · ".join(parts) or texts.get("staff_filters_none", lang)
@@ -177,16 +178,6 @@ def private_link(context: Context) -> Markup:
     return Markup(f'<a href="https://t.me/{username}">@{username}</a>')
 
 
-def _now(config: Config) -> datetime:
-    return datetime.now(config.tz)
-
-
-def _local(config: Config, iso: str | None, pattern: str = "%d-%m-%Y %H:%M") -> str:
-    if not iso:
-        return "-"
-    return datetime.fromisoformat(iso).astimezone(config.tz).strftime(pattern)
-
-
 async def _audit(
     svc: Services, actor: int, action: str, target: str | None, **details: Any
 ) -> None:
@@ -200,7 +191,7 @@ async def _ask(update: Update, context: Context, text: Markup, placeholder: str)
     chat = update.effective_chat
     assert chat is not None
     markup = ForceReply(input_field_placeholder=placeholder[:64])
-    return await chat.send_message(text, parse_mode=ParseMode.HTML, reply_markup=markup)
+    return await chat.send_message(text, reply_markup=markup)
 
 
 async def _prompt(
@@ -470,7 +461,7 @@ def render_card(
         texts.render(
             "staff_note_line",
             lang,
-            at=_local(config, note.get("at")),
+            at=format_local(note.get("at")),
             who=_who(texts, record, note.get("by") or 0, lang),
             text=_shorten(note.get("text", ""), MAX_NOTE_SHOWN),
         )
@@ -480,7 +471,7 @@ def render_card(
         texts.render(
             "staff_history_line",
             lang,
-            at=_local(config, entry.get("at")),
+            at=format_local(entry.get("at")),
             who=_who(texts, record, entry.get("by") or 0, lang),
             change=_change(texts, entry, lang),
         )
@@ -504,7 +495,7 @@ def render_card(
             for p, o in (record.get("screening") or {}).items()
         )
         or none,
-        created=_local(config, record.get("created_at")),
+        created=format_local(record.get("created_at")),
         status=labels("statuses", lang).get(status, status),
         reason=texts.render("staff_card_reason", lang, reason=reason) if reason else "",
         notes=_tail(texts, notes, NOTES_SHOWN, lang, texts.render("staff_card_no_notes", lang)),
@@ -633,7 +624,7 @@ async def send_export(update: Update, context: Context, lang: str, fmt: str, cod
     if not records:
         await reply(update, svc.texts.render("staff_export_empty", lang))
         return
-    today = _now(svc.config).date()
+    today = clock.today()
     path = scratch_file(svc.config.data_dir, "export", fmt)
     try:
         rows = await asyncio.to_thread(write_export, records, path, fmt, lang=lang)
@@ -648,7 +639,6 @@ async def send_export(update: Update, context: Context, lang: str, fmt: str, cod
                 handle,
                 filename=f"pendaftar-{today.isoformat()}.{fmt}",
                 caption=caption,
-                parse_mode=ParseMode.HTML,
             )
     except TelegramError as exc:
         log.warning("export could not be sent: %s", exc)
@@ -683,9 +673,7 @@ async def send_stats(update: Update, context: Context, lang: str) -> None:
     records = await svc.call(svc.stores.registrations.search)
     usage = await svc.call(svc.stores.kv.items, "faq_usage")
     unanswered = await svc.call(svc.stores.unanswered.count_total)
-    stats = await asyncio.to_thread(
-        stats_from, records, usage, unanswered, _now(svc.config).date()
-    )
+    stats = await asyncio.to_thread(stats_from, records, usage, unanswered, clock.today())
     await reply(update, Markup(format_stats(stats, lang)))
     from desk.charts import render_chart  # matplotlib: loaded when a chart is first drawn
 
@@ -733,7 +721,7 @@ def unanswered_screen(
                 number=number,
                 text=_shorten(group.representative, MAX_QUESTION_SHOWN),
                 count=group.count,
-                last=_local(config, group.last_at, "%d-%m %H:%M"),
+                last=format_local(group.last_at, "%d-%m %H:%M"),
             )
         )
     marks = [
@@ -791,7 +779,7 @@ async def _route_filters(update: Update, context: Context, lang: str, args: list
 async def _route_options(update: Update, context: Context, lang: str, args: list[str]) -> None:
     dimension, code = args
     svc = services(context)
-    text, markup = options_screen(svc.texts, lang, dimension, code, _now(svc.config).date())
+    text, markup = options_screen(svc.texts, lang, dimension, code, clock.today())
     await answer(update.callback_query)
     await show(update, text, markup)
 

@@ -100,7 +100,9 @@ async def test_english_telegram_users_start_in_english(bot: BotHarness) -> None:
 
 async def test_help_and_unknown_command(bot: BotHarness) -> None:
     [help_reply] = await bot.send(CITIZEN, "/help")
-    assert "/bahasa" in help_reply.text
+    for command in ("/bahasa", "/daftar", "/cekkelayakan", "/dataku", "/hapusdata", "/langganan"):
+        assert command in help_reply.text, f"/help lists {command}"
+    assert "/petugas" in help_reply.text and "/ekspor" not in help_reply.text, "no staff commands"
     [unknown] = await bot.send(CITIZEN, "/teleport")
     assert unknown.text == TEXTS.get("unknown_command", "id")
 

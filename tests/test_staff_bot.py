@@ -137,6 +137,12 @@ async def test_staff_commands_are_only_in_staff_menus(desk: BotHarness) -> None:
         assert "pendaftar" not in {c["command"] for c in commands}
 
 
+async def test_help_lists_the_staff_commands_for_staff(desk: BotHarness) -> None:
+    [help_reply] = await desk.send(STAFF, "/help")
+    assert "/ekspor" in help_reply.text and "/pengumuman" in help_reply.text
+    assert "/daftar" in help_reply.text
+
+
 async def test_desk_commands_in_a_group_point_to_a_private_chat(desk: BotHarness) -> None:
     group = -100_555
     [pointer] = await desk.send(STAFF, "/ekspor csv", chat_id=group, chat_type="supergroup")

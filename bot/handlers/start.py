@@ -5,6 +5,8 @@ from __future__ import annotations
 from telegram import Update
 from telegram.ext import Application, CommandHandler, ContextTypes
 
+from bot.commands import CITIZEN_COMMANDS, STAFF_COMMANDS
+from bot.i18n import Markup, escape
 from bot.menu import main_menu
 from bot.routing import pressed, router
 from bot.services import services
@@ -30,10 +32,20 @@ async def menu(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
 
 
 async def help_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    """How to use the bot."""
+    """How to use the bot: every citizen command (the same list as the command menu), and the
+    staff commands for staff."""
     svc = services(context)
-    lang = await svc.language(update.effective_user)
-    await reply(update, svc.texts.render("help", lang), main_menu(svc.texts, lang))
+    user = update.effective_user
+    lang = await svc.language(user)
+
+    def listed(commands: list[tuple[str, str]]) -> str:
+        return "\n".join(f"/{name} · {escape(svc.texts.get(key, lang))}" for name, key in commands)
+
+    lines = listed(CITIZEN_COMMANDS)
+    if svc.config.staff.is_staff(user.id if user else None):
+        lines += "\n\n" + svc.texts.render("help_staff", lang) + "\n" + listed(STAFF_COMMANDS)
+    text = svc.texts.render("help", lang, commands=Markup(lines))
+    await reply(update, text, main_menu(svc.texts, lang))
 
 
 async def choose_language(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:

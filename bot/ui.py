@@ -7,10 +7,12 @@ Callback data uses short, stable prefixes (ids, never texts) and is checked agai
 from __future__ import annotations
 
 import logging
+import warnings
 from collections.abc import Iterable, Sequence
 from contextvars import ContextVar
 
 from telegram import (
+    Bot,
     CallbackQuery,
     InlineKeyboardButton,
     InlineKeyboardMarkup,
@@ -21,6 +23,7 @@ from telegram import (
     Update,
 )
 from telegram.error import BadRequest
+from telegram.warnings import PTBUserWarning
 
 from bot.telegram_html import MESSAGE_LIMIT, rendered_text, split_html, utf16_len
 
@@ -94,6 +97,21 @@ async def show(update: Update, text: str, markup: InlineKeyboardMarkup | None = 
                 return
             log.info("could not edit message, sending a new one: %s", exc)
     await reply(update, text, markup)
+
+
+async def drop_buttons(bot: Bot, chat_id: int, message_id: int) -> None:
+    """Remove a message's inline keyboard (its buttons no longer apply).
+
+    Sent as a plain API request: with the Application's default parse mode, PTB's own
+    ``edit_message_reply_markup`` also sends ``parse_mode``, a parameter that method does not
+    have. Raises ``TelegramError`` as the PTB call would."""
+    with warnings.catch_warnings():  # PTB suggests its own method, the one we must avoid here
+        warnings.filterwarnings(
+            "ignore", "Please use 'Bot.editMessageReplyMarkup'", PTBUserWarning
+        )
+        await bot.do_api_request(
+            "editMessageReplyMarkup", api_kwargs={"chat_id": chat_id, "message_id": message_id}
+        )
 
 
 def _unchanged(message: object, text: str, markup: InlineKeyboardMarkup | None) -> bool:

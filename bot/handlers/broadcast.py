@@ -55,7 +55,7 @@ from bot.ratelimit import BULK, PriorityRateLimiter, retry_after_seconds
 from bot.routing import pressed, router
 from bot.services import Services, services
 from bot.telegram_html import CAPTION_LIMIT, MESSAGE_LIMIT, check_html, to_plain, utf16_len
-from bot.ui import answer, keyboard, reply, show
+from bot.ui import answer, drop_buttons, keyboard, reply, show
 from desk import labels
 from desk.broadcast import (
     CANCELLED,
@@ -480,9 +480,7 @@ class Broadcaster:
                 report["message_id"], allow_sending_without_reply=True
             )
             try:
-                await bot.edit_message_reply_markup(
-                    chat_id=report["chat_id"], message_id=report["message_id"], reply_markup=None
-                )
+                await drop_buttons(bot, report["chat_id"], report["message_id"])
             except TelegramError as error:
                 log.info("broadcast %s: stop button not removed: %s", broadcast_id, error)
         try:

@@ -40,7 +40,7 @@ from bot.menu import main_menu
 from bot.routing import pressed, router
 from bot.services import Services, services
 from bot.telegram_html import clip
-from bot.ui import answer, keyboard, reply
+from bot.ui import answer, drop_buttons, keyboard, reply
 from screening.identity import redact
 from store.handoff import Tickets
 from store.stores import SYSTEM_ACTOR
@@ -211,7 +211,7 @@ async def _drop_buttons(message: Any) -> None:
     """Remove the keyboard of a message whose buttons no longer apply."""
     if isinstance(message, Message) and message.reply_markup is not None:
         try:
-            await message.edit_reply_markup(reply_markup=None)
+            await drop_buttons(message.get_bot(), message.chat_id, message.message_id)
         except TelegramError as exc:
             log.info("could not remove the buttons: %s", exc)
 

@@ -41,7 +41,7 @@ from bot.i18n import Markup, Texts
 from bot.menu import main_menu
 from bot.routing import pressed, router
 from bot.services import Services, services
-from bot.ui import ReplyMarkup, answer, keyboard, reply, show
+from bot.ui import ReplyMarkup, answer, drop_buttons, keyboard, reply, show
 from screening.identity import (
     InvalidEmail,
     InvalidNik,
@@ -344,7 +344,7 @@ async def _drop_buttons(update: Update) -> None:
     query = update.callback_query
     if query is not None and query.message is not None:
         try:
-            await query.edit_message_reply_markup(None)
+            await drop_buttons(query.get_bot(), query.message.chat.id, query.message.message_id)
         except BadRequest as exc:
             log.debug("could not remove the buttons: %s", exc)
 

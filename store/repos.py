@@ -235,18 +235,24 @@ class SubscriberRepo:
 
 
 class UnansweredRepo:
-    """Questions the FAQ could not answer, already masked by the caller, for staff to review."""
+    """Questions the FAQ could not answer, already masked by the caller, for staff to review.
+
+    Each question keeps the id of the user who asked it (``user_id``, None for questions logged
+    before it was kept), so that their erasure removes their questions too; staff screens never
+    show it."""
 
     def __init__(self, database: Database, *, clock: Clock = utc_now) -> None:
         self.database = database
         self._clock = clock
-        self._records = database.table("questions")
+        self._records = database.table("questions", indexes=("user_id",))
 
-    def log(self, text: str, lang: str) -> Doc:
-        """Keep a question (``text`` must already have personal data masked)."""
+    def log(self, text: str, lang: str, *, user_id: int | None = None) -> Doc:
+        """Keep a question (``text`` must already have personal data masked) asked by
+        ``user_id`` (pass it: without it the question cannot be erased with its author)."""
         now = self._clock()
         doc: Doc = {
             "id": new_id(now),
+            "user_id": user_id,
             "text": text,
             "lang": lang,
             "at": iso(now),
@@ -283,6 +289,13 @@ class UnansweredRepo:
     def count_total(self) -> int:
         """How many questions are kept."""
         return len(self._records)
+
+    def delete_user(self, user_id: int) -> int:
+        """Delete the questions ``user_id`` asked; returns how many."""
+        with self.database.locked():
+            return self._records.delete_many(
+                d["id"] for d in self._records.find_by("user_id", user_id)
+            )
 
     def delete_older_than(self, cutoff: datetime) -> int:
         """Delete questions asked before ``cutoff`` (retention)."""

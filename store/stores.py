@@ -43,7 +43,7 @@ ERASED_STORES = ("registrations", "screenings", "users", "subscribers", "unanswe
 #: Erasures asked for and not finished yet (user id, registration numbers, time; no data).
 ERASURES = "erasures"
 #: The stores a retention purge removes data from, and so rewrites.
-PURGED_STORES = ("registrations", "screenings", "users", "subscribers", "unanswered")
+PURGED_STORES = ("registrations", "screenings", "users", "subscribers", "unanswered", "kv")
 
 #: ``actor`` recorded for actions the citizen or the system takes (no personal id in the audit).
 SYSTEM_ACTOR = 0
@@ -227,17 +227,19 @@ class Stores:
 
     def purge(self, older_than_days: int) -> dict[str, int]:
         """Retention: anonymise old registrations, delete old screenings, questions, idle users
-        and long-inactive subscriptions, then rewrite those stores so that no file keeps what
-        was removed. Returns counts per kind."""
+        (and their conversation state) and long-inactive subscriptions, then rewrite those
+        stores so that no file keeps what was removed. Returns counts per kind."""
         if older_than_days < 1:
             raise ValueError("older_than_days must be at least 1")
         cutoff = self._clock() - timedelta(days=older_than_days)
+        idle = self.users.delete_inactive_ids(cutoff)
         counts = {
             "registrations_anonymised": self.registrations.anonymise_older_than(cutoff),
             "screenings": self.screenings.delete_older_than(cutoff),
             "unanswered": self.unanswered.delete_older_than(cutoff),
-            "users": self.users.delete_inactive_since(cutoff),
+            "users": len(idle),
             "subscribers": self.subscribers.delete_inactive_since(cutoff),
+            "kv": self.kv.delete_users(idle),  # conversation state of the idle users
         }
         for name in PURGED_STORES:
             self._databases[name].compact()

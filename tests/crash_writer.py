@@ -32,7 +32,15 @@ from store.durable import Database
 
 #: Force a compaction this often, so that kills also land in the middle of one.
 COMPACT_EVERY = 20
+_OUTPUT = threading.Lock()
 STEPS = ("write_all", "sync_data", "fsync_dir", "link", "replace", "unlink", "open_private")
+
+
+def say(line: str) -> None:
+    """One whole line on stdout (two threads print)."""
+    with _OUTPUT:
+        sys.stdout.write(line + "\n")
+        sys.stdout.flush()
 
 
 class KillSwitch:
@@ -62,7 +70,7 @@ class KillSwitch:
             action()
         finally:
             self.local.armed = False
-        print("steps", self.count, flush=True)
+        say(f"steps {self.count}")
 
 
 def tickets_deleter(database: Database) -> Callable[[int], int]:
@@ -94,7 +102,7 @@ def save_forever(stores: Stores, first_user_id: int, compact: bool) -> None:
             },
             actor=user_id,
         )
-        print(record["reg_no"], user_id, flush=True)
+        say(f"{record['reg_no']} {user_id}")
         if compact and user_id % COMPACT_EVERY == 0:
             registrations.database.compact()
         user_id += 1

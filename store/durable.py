@@ -8,13 +8,22 @@ Files in the data directory, for a store called ``name``:
 ``name.journal``
     One line per acknowledged write: ``<crc32 hex> {"s": N, "ops": [...]}``. A write is
     acknowledged after the line is fsync'd; the ops of one line apply together or not at all.
+``name.<seq>.journal``
+    A journal switched out by a compaction still being written (or one that failed): its lines
+    end at ``seq`` and are replayed before ``name.journal`` until a snapshot holds them.
 
-Opening replays the journal lines newer than the snapshot's ``seq``. A torn last line (an
-unacknowledged write cut by a crash) is truncated away; a damaged line followed by intact ones,
-or an unreadable snapshot, raises :class:`StoreCorruptError` and nothing is written. When the
-journal outgrows the snapshot it is compacted: a new snapshot with the current ``seq`` replaces
-the old one, then the journal is emptied; a crash in between only leaves lines the snapshot
-already holds, which replay skips.
+Opening replays the journal lines newer than the snapshot's ``seq``. A torn last piece (no
+newline: an unacknowledged write cut by a crash) is truncated away. A complete line that fails
+its checksum is damage, never a torn write: opening refuses with :class:`StoreCorruptError`
+(file, line, byte offset, what to do) after copying the file to ``<file>.damaged``, and writes
+nothing else; so does an unreadable snapshot. A file of the wrong kind, of another owner or
+without permission raises the typed errors of ``store.errors`` instead of a raw ``OSError``.
+
+Compaction (:meth:`Database.compact`) runs beside the writes: under the lock the journal is
+switched to a fresh file and a frozen view of the tables is taken; the snapshot is written
+outside the lock (in a background thread when a write crosses the size threshold), then the
+switched-out journal is removed. A crash at any point leaves files that replay to every
+acknowledged write; leftovers (temp snapshot, half-made journal) are removed at the next open.
 
 TinyDB holds the data in memory through :class:`_LiveStorage`, so ``Collection.find`` accepts
 TinyDB queries. Writes go to the journal and then straight into that memory: TinyDB's own write

@@ -411,6 +411,7 @@ def test_purge_applies_retention(stores: Stores, clock: FakeClock) -> None:
         "unanswered": 1,
         "users": 1,
         "subscribers": 1,
+        "kv": 0,
     }
     assert stores.subscribers.is_subscribed(2)
     assert stores.unanswered.count_total() == 1

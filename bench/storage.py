@@ -8,7 +8,12 @@ and 100k registrations already stored, for
 plus ``tinydb-mem``: TinyDB's own write path over an in-memory storage, no disk at all, to show
 what rebuilding the table on every write costs by itself.
 
-Run: ``.venv/bin/python bench/storage.py [--sizes 1000,10000,100000]``. Figures in milliseconds.
+Then the write path during a compaction (``--compaction-sizes``, default 100k and 1M): one
+thread saves registrations back to back while the registrations store is compacted; the worst
+single write while the compaction runs is what a citizen would wait at most.
+
+Run: ``.venv/bin/python bench/storage.py [--sizes 1000,10000,100000]
+[--compaction-sizes 100000,1000000]``. Figures in milliseconds.
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ import sqlite3
 import statistics
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -252,11 +258,82 @@ def report(results: list[Result]) -> None:
         )
 
 
+def write_snapshot(data_dir: Path, size: int) -> None:
+    """A registrations store of ``size`` records, written straight as a snapshot file (the
+    format of ``store/durable.py``), so a million records take seconds, not an hour of fsyncs."""
+    data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+    with (data_dir / "registrations.json").open("w", encoding="utf-8") as out:
+        out.write('{"format":1,"seq":1,"tables":{\n"registrations":{')
+        for n in range(1, size + 1):
+            doc = json.dumps(registration(n), ensure_ascii=False, separators=(",", ":"))
+            out.write(f'{"," if n > 1 else ""}\n"SRG-{YEAR}-{n:06d}":{doc}')
+        out.write(f'}},\n"counters":{{\n"reg_no:{YEAR}":{{"last":{size}}}}}\n}}}}\n')
+    os.chmod(data_dir / "registrations.json", 0o600)
+
+
+@dataclass
+class CompactionResult:
+    size: int
+    compact_s: float
+    writes: list[float]  # every write that overlapped the compaction, ms
+    baseline: list[float]  # writes before it, ms
+
+
+def bench_compaction(size: int, work: Path) -> CompactionResult:
+    """Writes back to back in a thread while the main thread compacts the registrations."""
+    data_dir = work / "store"
+    write_snapshot(data_dir, size)
+    stores = Stores.open(data_dir)
+    regs = stores.registrations
+    ids = counter(size)
+    samples: list[tuple[float, float]] = []  # (start, end) perf_counter of each write
+    stop = threading.Event()
+
+    def writer() -> None:
+        while not stop.is_set():
+            n = next(ids)
+            started = time.perf_counter()
+            regs.save(20_000_000 + n, 20_000_000 + n, new_data(n), actor=1)
+            samples.append((started, time.perf_counter()))
+
+    thread = threading.Thread(target=writer)
+    thread.start()
+    time.sleep(1.0)
+    began = time.perf_counter()
+    regs.database.compact()
+    ended = time.perf_counter()
+    time.sleep(0.2)
+    stop.set()
+    thread.join()
+    stores.close()
+    during = [(b - a) * 1000 for a, b in samples if b >= began and a <= ended]
+    before = [(b - a) * 1000 for a, b in samples if b < began]
+    return CompactionResult(size, ended - began, during, before)
+
+
+def report_compaction(results: list[CompactionResult]) -> None:
+    print("\nwrites (RegistrationRepo.save) while the registrations store is compacted")
+    header = (
+        f"{'size':>8}{'compact s':>11}{'writes':>8}{'worst ms':>10}{'p99 ms':>9}"
+        f"{'p50 ms':>9}{'p50 before':>12}"
+    )
+    print(header)
+    print("-" * len(header))
+    for r in results:
+        writes = r.writes or [float("nan")]
+        print(
+            f"{r.size:>8}{r.compact_s:>11.2f}{len(r.writes):>8}{max(writes):>10.1f}"
+            f"{percentile(writes, 0.99):>9.1f}{statistics.median(writes):>9.2f}"
+            f"{statistics.median(r.baseline or [float('nan')]):>12.2f}"
+        )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="1000,10000,100000")
+    parser.add_argument("--compaction-sizes", default="100000,1000000")
     args = parser.parse_args()
-    sizes = [int(size) for size in args.sizes.split(",")]
+    sizes = [int(size) for size in args.sizes.split(",") if size]
     rng = random.Random(7)
     results: list[Result] = []
     started = time.perf_counter()
@@ -274,7 +351,13 @@ def main() -> None:
                 else:
                     results.append(bench_tinydb_memory(size, rng))
             print(f"  measured {engine} at {size}", file=sys.stderr, flush=True)
+    compactions = []
+    for size in [int(size) for size in args.compaction_sizes.split(",") if size]:
+        with tempfile.TemporaryDirectory(prefix="bench-storage-") as work:
+            compactions.append(bench_compaction(size, Path(work)))
+        print(f"  measured a compaction at {size}", file=sys.stderr, flush=True)
     report(results)
+    report_compaction(compactions)
     print(
         f"\ndisk alone, append 1 KB + fdatasync: p50 {statistics.median(baseline):.2f} ms, "
         f"p95 {percentile(baseline, 0.95):.2f} ms"

@@ -2,6 +2,14 @@
 
 Without a subcommand it runs the Telegram bot when TELEGRAM_BOT_TOKEN is set, and the console
 chat otherwise.
+
+Exit codes: 0 done; 1 a config error or problems found (``check``, ``screen``); 2 bad usage or
+an unreadable input file; 130 interrupted. When the data directory cannot be opened, one line
+(file, problem, fix) goes to stderr, no traceback, and the code says which kind of problem:
+3 a damaged data file (kept as it is, a ``.damaged`` copy beside it), 4 the data directory is
+in use by another process, 5 a directory where a data file should be or a file where the data
+directory should be, 6 no permission (mode, another owner), 7 the system refused otherwise
+(disk full, read-only, I/O error), 8 another storage error.
 """
 
 from __future__ import annotations
@@ -159,7 +167,7 @@ def cmd_purge(args: argparse.Namespace, config: Config) -> int:
             counts = stores.purge(days)
     except StoreError as exc:  # e.g. the bot is running on this data directory
         print(exc, file=sys.stderr)
-        return 1
+        return exc.exit_code
     print(f"purge: older than {days} days in {config.data_dir}")
     for kind, count in counts.items():
         print(f"{kind}: {count}")
@@ -186,7 +194,7 @@ def cmd_export(args: argparse.Namespace, config: Config) -> int:
         stores = Stores.open(config.data_dir)
     except StoreError as exc:
         print(exc, file=sys.stderr)
-        return 1
+        return exc.exit_code
     with stores:
         records = stores.registrations.search(**values, since=args.since, until=args.until)
         lang = args.lang or config.default_language
@@ -220,7 +228,7 @@ def cmd_stats(args: argparse.Namespace, config: Config) -> int:
         stores = Stores.open(config.data_dir)
     except StoreError as exc:
         print(exc, file=sys.stderr)
-        return 1
+        return exc.exit_code
     with stores:
         stats = gather_stats(stores, datetime.now(config.tz).date())
     lang = args.lang or config.default_language
@@ -304,7 +312,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     func: Command | None = getattr(args, "func", None)
     if func is None:
         func = cmd_run if config.token else cmd_chat
+    from store.errors import StoreError
+
     try:
         return func(args, config)
     except KeyboardInterrupt:
         return 130
+    except StoreError as exc:  # the data directory cannot be opened: one line, no traceback
+        print(exc, file=sys.stderr)
+        return exc.exit_code

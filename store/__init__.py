@@ -14,25 +14,40 @@ Guarantees
       store's calls in its own worker thread: disk work never blocks the event loop, and the
       busy stores (subscribers, unanswered) never delay registrations.
     * Data directory 0700, files 0600, whatever the umask.
-    * Start-up removes leftovers (temp snapshot, torn journal tail); a file that cannot be read
-      raises ``StoreCorruptError`` ("<path>: line N: <problem>. Fix or move the file; the bot
-      will not overwrite it.") and is not touched. A second process gets ``StoreLockedError``.
+    * Start-up removes leftovers (temp snapshot, torn journal tail without its newline); a file
+      that cannot be read raises ``StoreCorruptError`` ("<path>: line N: byte B: <problem>. ...")
+      and is not touched; a damaged complete last line is refused too, its file copied to
+      ``<file>.damaged``. A second process gets ``StoreLockedError``; a directory where a file
+      should be, a file where the directory should be, another owner or no permission, a disk
+      error: ``StoreNotAFileError``, ``StorePermissionError``, ``StoreIOError``. Every error has
+      a one-line English ``str()``, ``message(lang)`` and the CLI's ``exit_code``.
+    * Compaction never stalls a write: the snapshot is written outside the store's lock.
+    * Erasure is physical: when ``Stores.delete_user`` (or ``Stores.purge``) returns, no file in
+      the data directory holds what was removed; a crash in between is finished at the next open.
     * Reads return independent copies (plain dicts); mutate them freely.
 
 Files in the data directory: ``registrations``, ``screenings`` (with consents), ``users``,
-``subscribers``, ``unanswered``, ``audit``, ``kv``; each is ``<name>.json`` + ``<name>.journal``.
+``subscribers``, ``unanswered``, ``audit``, ``kv``, ``erasures`` (pending erasures: user id,
+registration numbers, time); each is ``<name>.json`` + ``<name>.journal`` (+ a switched-out
+``<name>.<seq>.journal`` while a compaction runs). Every store with files there is opened, and
+so verified, by ``Stores.open``.
 
 API (sync; wrap each call in ``await astores.call(fn, *args, **kwargs)`` on the event loop)
     ``Stores.open(data_dir, *, clock=utc_now, compact_min_bytes=None) -> Stores``
     ``Stores.database(name) -> Database``  another durable store in the same directory
-    ``Stores.delete_user(user_id, *, actor=0) -> dict[str, int]``  everything about a user
-    ``Stores.purge(older_than_days) -> dict[str, int]``  retention
+    ``Stores.delete_user(user_id, *, actor=0) -> dict[str, int]``  everything about a user,
+        physically (see its docstring for the order of steps)
+    ``Stores.register_user_deleter(name, deleter)``  ``deleter(user_id) -> int`` removes a
+        user's documents from ``database(name)``; ``delete_user`` calls it and rewrites that store
+    ``Stores.pending_erasures() -> list[int]``
+    ``Stores.purge(older_than_days) -> dict[str, int]``  retention, physically
     ``Stores.close()``
 
     ``Database(directory, name, *, compact_min_bytes=4 MiB)``
         ``.table(name, *, indexes=()) -> Collection``, ``.batch()`` (context manager: several
         puts/deletes over tables, one fsync, all or nothing), ``.locked()`` (hold the lock over a
-        read-check-write), ``.compact()``, ``.close()``
+        read-check-write), ``.compact()`` (beside writes; afterwards no file holds an older
+        version), ``.files()``, ``.close()``
     ``Collection``: ``get(key) -> dict | None``, ``put(key, doc)``, ``put_many(items)``,
         ``delete(key) -> bool``, ``delete_many(keys) -> int``, ``find(query_or_callable)``,
         ``find_by(field, value)`` (O(1) on an indexed field), ``all()``, ``items()``, ``keys()``,
@@ -44,7 +59,8 @@ API (sync; wrap each call in ``await astores.call(fn, *args, **kwargs)`` on the 
         ``save(user_id, chat_id, data, *, actor) -> (record, created)``; raises ``NikTakenError``
         ``set_status(reg_no, status, *, actor, reason=None) -> dict``; raises ``StatusError``,
         ``NotFoundError``
-        ``add_note(reg_no, text, *, actor) -> dict``; ``delete_user(user_id) -> int``
+        ``add_note(reg_no, text, *, actor) -> dict``; ``delete_user(user_id) -> int``;
+        ``numbers_of(user_id) -> list[str]``
         ``search(*, programme, outcome, kecamatan, status, since, until) -> list`` newest first;
         ``count(**filters) -> int``; ``iter_all()``; ``anonymise_older_than(cutoff) -> int``;
         ``len()``
@@ -63,7 +79,9 @@ API (sync; wrap each call in ``await astores.call(fn, *args, **kwargs)`` on the 
         ``is_subscribed(user_id) -> bool``, ``active_chat_ids() -> list[int]``,
         ``mark_inactive(chat_id, reason) -> int``, ``count_active() -> int``, ``delete_user``
     ``stores.unanswered: UnansweredRepo``
-        ``log(text, lang) -> dict`` (text already masked), ``recent(limit) -> list`` newest first,
+        ``log(text, lang, *, user_id=None) -> dict`` (text already masked; pass the asker's id
+        so their erasure removes it), ``delete_user(user_id) -> int``, ``recent(limit) -> list``
+        newest first,
         ``all_open() -> list`` oldest first, ``mark_handled(ids, *, actor) -> int``,
         ``count_total() -> int``
     ``stores.audit: AuditRepo``
@@ -72,7 +90,8 @@ API (sync; wrap each call in ``await astores.call(fn, *args, **kwargs)`` on the 
     ``stores.kv: KeyValueRepo``  (PTB persistence)
         ``get(ns, key, default=None)``, ``put(ns, key, value)``, ``put_many(ns, items)``,
         ``delete(ns, key) -> bool``, ``items(ns) -> list[(key, value)]``, ``namespaces()``,
-        ``delete_user(user_id) -> int`` (keys naming the id as a whole number: "123", "123:45")
+        ``delete_user(user_id) -> int`` (keys naming the id as a whole number: "123", "123:45"),
+        ``delete_users(ids) -> int``
 
 Errors (``store.errors``) carry ``message(lang)`` texts from ``store/data/messages.yaml``;
 ``str(error)`` is English.
@@ -86,7 +105,11 @@ from store.errors import (
     StoreClosedError,
     StoreCorruptError,
     StoreError,
+    StoreIOError,
     StoreLockedError,
+    StoreNotAFileError,
+    StoreOpenError,
+    StorePermissionError,
 )
 from store.registrations import STATUSES, RegistrationRepo
 from store.repos import (
@@ -117,7 +140,11 @@ __all__ = [
     "StoreClosedError",
     "StoreCorruptError",
     "StoreError",
+    "StoreIOError",
     "StoreLockedError",
+    "StoreNotAFileError",
+    "StoreOpenError",
+    "StorePermissionError",
     "Stores",
     "SubscriberRepo",
     "UnansweredRepo",

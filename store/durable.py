@@ -8,13 +8,22 @@ Files in the data directory, for a store called ``name``:
 ``name.journal``
     One line per acknowledged write: ``<crc32 hex> {"s": N, "ops": [...]}``. A write is
     acknowledged after the line is fsync'd; the ops of one line apply together or not at all.
+``name.<seq>.journal``
+    A journal switched out by a compaction still being written (or one that failed): its lines
+    end at ``seq`` and are replayed before ``name.journal`` until a snapshot holds them.
 
-Opening replays the journal lines newer than the snapshot's ``seq``. A torn last line (an
-unacknowledged write cut by a crash) is truncated away; a damaged line followed by intact ones,
-or an unreadable snapshot, raises :class:`StoreCorruptError` and nothing is written. When the
-journal outgrows the snapshot it is compacted: a new snapshot with the current ``seq`` replaces
-the old one, then the journal is emptied; a crash in between only leaves lines the snapshot
-already holds, which replay skips.
+Opening replays the journal lines newer than the snapshot's ``seq``. A torn last piece (no
+newline: an unacknowledged write cut by a crash) is truncated away. A complete line that fails
+its checksum is damage, never a torn write: opening refuses with :class:`StoreCorruptError`
+(file, line, byte offset, what to do) after copying the file to ``<file>.damaged``, and writes
+nothing else; so does an unreadable snapshot. A file of the wrong kind, of another owner or
+without permission raises the typed errors of ``store.errors`` instead of a raw ``OSError``.
+
+Compaction (:meth:`Database.compact`) runs beside the writes: under the lock the journal is
+switched to a fresh file and a frozen view of the tables is taken; the snapshot is written
+outside the lock (in a background thread when a write crosses the size threshold), then the
+switched-out journal is removed. A crash at any point leaves files that replay to every
+acknowledged write; leftovers (temp snapshot, half-made journal) are removed at the next open.
 
 TinyDB holds the data in memory through :class:`_LiveStorage`, so ``Collection.find`` accepts
 TinyDB queries. Writes go to the journal and then straight into that memory: TinyDB's own write
@@ -23,11 +32,15 @@ path rebuilds and rewrites the whole table on every change, which is what made s
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import json
 import logging
 import os
+import re
+import stat
 import threading
+import time
 import zlib
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
@@ -40,7 +53,15 @@ from tinydb.storages import Storage
 from tinydb.table import Table
 
 from store import fs
-from store.errors import StoreClosedError, StoreCorruptError, StoreLockedError
+from store.errors import (
+    StoreClosedError,
+    StoreCorruptError,
+    StoreError,
+    StoreIOError,
+    StoreLockedError,
+    StoreNotAFileError,
+    StorePermissionError,
+)
 
 log = logging.getLogger(__name__)
 
@@ -49,6 +70,8 @@ DEFAULT_COMPACT_MIN_BYTES = 4 * 1024 * 1024
 #: Above this snapshot size, the loaded objects are moved out of the GC's reach (``gc.freeze``):
 #: otherwise every full collection walks millions of documents that live as long as the bot.
 FREEZE_MIN_BYTES = 8 * 1024 * 1024
+#: Documents serialised between two offers of the GIL while a snapshot is written.
+SNAPSHOT_GROUP = 256
 
 Doc = dict[str, Any]
 Predicate = Callable[[Mapping[str, Any]], bool]
@@ -116,7 +139,8 @@ class Database:
     """One durable store (snapshot + journal pair); thread-safe, one writer at a time.
 
     ``compact_min_bytes``: the journal is compacted once it is larger than this and larger than
-    the snapshot, so compaction costs O(1) per write on average.
+    the snapshot, so compaction costs O(1) per write on average. That compaction runs in a
+    background thread beside the writes (see :meth:`compact`).
     """
 
     def __init__(
@@ -138,47 +162,107 @@ class Database:
         self._seq = 0
         self._snapshot_bytes = 0
         self._journal_bytes = 0
+        #: Switched-out journals whose lines the snapshot does not hold yet, oldest first.
+        self._segments: list[Path] = []
+        self._compacting = threading.Lock()  # one compaction at a time
+        self._compactor: threading.Thread | None = None
         self._broken: BaseException | None = None
-        fs.ensure_private_dir(self.directory)
-        self._journal_fd: int | None = self._open_journal()
+        self._journal_fd: int | None = None
         try:
+            open_directory(self.directory)
+            self._journal_fd = self._open_journal()
             self._recover()
         except BaseException:
             self.close()
             raise
 
+    @property
+    def _new_journal_path(self) -> Path:
+        """Where the next journal is created before it is renamed into place."""
+        return self.journal_path.with_name(self.journal_path.name + ".new")
+
+    def _segment_path(self, seq: int) -> Path:
+        return self.directory / f"{self.name}.{seq:012d}.journal"
+
+    def files(self) -> list[Path]:
+        """Every file this store keeps in the directory now (snapshot, journal, segments)."""
+        with self._lock:
+            found = [self.snapshot_path, *self._segments, self.journal_path]
+            return [path for path in found if path.exists()]
+
     # -- opening and recovery -------------------------------------------------------------
 
     def _open_journal(self) -> int:
         """Open (creating) the journal for appending and lock it against other writers."""
-        existed = self.journal_path.exists()
-        fd = fs.open_private(self.journal_path, os.O_RDWR | os.O_CREAT | os.O_APPEND)
-        if not fs.try_lock(fd):
+        path = self.journal_path
+        existed = os.path.lexists(path)
+        try:
+            fd = fs.open_private(path, os.O_RDWR | os.O_CREAT | os.O_APPEND)
+        except OSError as error:
+            raise open_error(path, error) from error
+        try:
+            check_owner(path, os.fstat(fd))
+            if not fs.try_lock(fd):
+                raise StoreLockedError(path)
+            if not existed:
+                fs.fsync_dir(self.directory)
+        except BaseException:
             os.close(fd)
-            raise StoreLockedError(self.journal_path)
-        if not existed:
-            fs.fsync_dir(self.directory)
+            raise
         return fd
 
     def _recover(self) -> None:
-        """Remove a leftover temp snapshot, load the snapshot, replay the journal."""
-        temp = fs.temp_path(self.snapshot_path)
-        if temp.exists():
-            log.warning("removing unfinished snapshot %s", temp)
-            temp.unlink()
-            fs.fsync_dir(self.directory)
-        has_snapshot = self.snapshot_path.exists()
+        """Remove leftovers, load the snapshot, replay the switched-out and current journals."""
+        for leftover in (fs.temp_path(self.snapshot_path), self._new_journal_path):
+            if os.path.lexists(leftover):
+                log.warning("removing unfinished file %s", leftover)
+                try:
+                    fs.unlink(leftover)
+                except OSError as error:
+                    raise open_error(leftover, error) from error
+                fs.fsync_dir(self.directory)
+        segments = self._find_segments()
+        has_snapshot = os.path.lexists(self.snapshot_path)
         if has_snapshot:
             self._load_snapshot()
-        self._replay_journal(has_snapshot)
+        snapshot_seq = self._seq
+        self._replay(segments, has_snapshot)
+        covered = [path for path, last in segments if last <= snapshot_seq]
+        for path in covered:  # a compaction was cut after its snapshot: the lines are in it
+            fs.unlink(path)
+        if covered:
+            fs.fsync_dir(self.directory)
+        self._segments = [path for path, _ in segments if path not in covered]
+
+    def _find_segments(self) -> list[tuple[Path, int]]:
+        """Switched-out journals, oldest first (a compaction cut right after linking one is
+        undone: that link is still the current journal)."""
+        pattern = re.compile(re.escape(self.name) + r"\.(\d{12})\.journal")
+        found = []
+        for path in self.directory.iterdir():
+            match = pattern.fullmatch(path.name)
+            if match is None:
+                continue
+            try:
+                same = os.path.samefile(path, self.journal_path)
+            except OSError as error:
+                raise open_error(path, error) from error
+            if same:
+                log.warning("undoing an unfinished journal switch: %s", path)
+                fs.unlink(path)
+                fs.fsync_dir(self.directory)
+                continue
+            found.append((int(match.group(1)), path))
+        return [(path, seq) for seq, path in sorted(found)]
 
     def _load_snapshot(self) -> None:
         path = self.snapshot_path
         try:
+            check_owner(path, os.stat(path))
             os.chmod(path, fs.FILE_MODE)
             raw = path.read_bytes()
         except OSError as error:
-            raise StoreCorruptError(path, "unreadable", error=error.strerror) from error
+            raise open_error(path, error) from error
         try:
             with _gc_paused():
                 data = json.loads(raw)
@@ -194,27 +278,26 @@ class Database:
         self._tables.update(data["tables"])
         self._snapshot_bytes = len(raw)
 
-    def _replay_journal(self, has_snapshot: bool) -> None:
-        """Apply the journal lines newer than the snapshot; cut a torn tail."""
+    def _replay(self, segments: list[tuple[Path, int]], has_snapshot: bool) -> None:
+        """Apply the journal lines newer than the snapshot, segments first; cut a torn tail."""
         assert self._journal_fd is not None
+        records: list[tuple[Path, int, dict[str, Any]]] = []
+        for path, _ in segments:
+            try:
+                check_owner(path, os.stat(path))
+                raw = path.read_bytes()
+            except OSError as error:
+                raise open_error(path, error) from error
+            records += [(path, n, r) for n, r in Database._parse(path, raw, current=False)[0]]
         path = self.journal_path
         try:
             raw = os.pread(self._journal_fd, os.fstat(self._journal_fd).st_size, 0)
         except OSError as error:
-            raise StoreCorruptError(path, "unreadable", error=error.strerror) from error
-        complete = raw.split(b"\n")[:-1]  # a last piece without its newline is torn
-        records: list[tuple[int, dict[str, Any]]] = []
-        end = 0
-        for number, line in enumerate(complete, start=1):
-            record, problem = _decode_line(line)
-            if record is None:
-                if any(_decode_line(later)[0] is not None for later in complete[number:]):
-                    raise StoreCorruptError(path, "bad_record", number, error=problem)
-                break
-            records.append((number, record))
-            end += len(line) + 1
+            raise open_error(path, error) from error
+        parsed, end = Database._parse(path, raw, current=True)
+        records += [(path, n, r) for n, r in parsed]
         expected = None
-        for number, record in records:
+        for path, number, record in records:
             seq = record["s"]
             if expected is None and not has_snapshot and seq != 1:
                 raise StoreCorruptError(
@@ -234,6 +317,44 @@ class Database:
         if end < len(raw):
             self._truncate_journal(end, len(raw))
         self._journal_bytes = end
+
+    @staticmethod
+    def _parse(
+        path: Path, raw: bytes, *, current: bool
+    ) -> tuple[list[tuple[int, dict[str, Any]]], int]:
+        """The records of one journal file and where the intact part ends.
+
+        Only the current journal may end in a torn piece (no newline: a write cut by a crash,
+        never acknowledged). A complete line that fails its checksum is damage: refused, and
+        the file's bytes are copied to ``<file>.damaged`` first.
+        """
+        pieces = raw.split(b"\n")
+        complete, tail = pieces[:-1], pieces[-1]
+        if tail and not current:
+            raise StoreCorruptError(
+                path, "damaged_segment", len(pieces), offset=len(raw) - len(tail), error="torn"
+            )
+        records: list[tuple[int, dict[str, Any]]] = []
+        end = 0
+        for number, line in enumerate(complete, start=1):
+            record, problem = _decode_line(line)
+            if record is None:
+                if not current:
+                    raise StoreCorruptError(
+                        path, "damaged_segment", number, offset=end, error=problem
+                    )
+                if any(_decode_line(later)[0] is not None for later in complete[number:]):
+                    copy = keep_damaged(path, raw)
+                    raise StoreCorruptError(
+                        path, "bad_record", number, offset=end, error=problem, copy=copy
+                    )
+                copy = keep_damaged(path, raw)
+                raise StoreCorruptError(
+                    path, "damaged_tail", number, offset=end, error=problem, copy=copy, cut=end
+                )
+            records.append((number, record))
+            end += len(line) + 1
+        return records, end
 
     def _truncate_journal(self, offset: int, size: int) -> None:
         """Cut an unacknowledged, torn write from the end of the journal."""
@@ -306,14 +427,7 @@ class Database:
             for table, key, doc in batch._effects:
                 self._apply(table, key, doc)
             if self._journal_bytes > max(self.compact_min_bytes, self._snapshot_bytes):
-                self._compact_after_ack()
-
-    def _compact_after_ack(self) -> None:
-        """Compact after a write was acknowledged: a failure here must not fail that write."""
-        try:
-            self.compact()
-        except OSError:
-            log.exception("%s: compaction failed; the journal keeps growing", self.name)
+                self._compact_in_background()
 
     def _writable_fd(self) -> int:
         if self._journal_fd is None:
@@ -340,27 +454,104 @@ class Database:
         if collection is not None:
             collection._reindex(key, old, doc)
 
+    # -- compaction -----------------------------------------------------------------------
+
     def compact(self) -> None:
-        """Write the whole state as a new snapshot, then empty the journal."""
+        """Write the state as of this call as the snapshot and drop the journal lines it holds.
+
+        Writes from other threads go on meanwhile: under the lock the journal is only switched
+        (the current file gets a second name, ``<name>.<seq>.journal``, and a fresh, locked
+        journal is renamed into place: a link, a rename, a directory fsync) and a shallow copy
+        of the tables is taken (documents are never changed in place, so it is a frozen view);
+        the snapshot of that view is written outside the lock, then the switched-out journal
+        is removed. A crash at any point leaves the old snapshot with every journal, or the
+        new snapshot with the journals it may not hold yet.
+
+        When this returns, no file of the store holds a document, or an earlier version of
+        one, that the state as of the call does not have (erasure relies on it). It waits for
+        a compaction already running in the background.
+        """
+        with self._compacting:
+            self._run_compaction()
+
+    def _compact_in_background(self) -> None:
+        """Start a compaction in a thread unless one is running (called by ``commit``)."""
+        if not self._compacting.acquire(blocking=False):
+            return
+        thread = threading.Thread(
+            target=self._background_compaction, name=f"compact-{self.name}", daemon=True
+        )
+        try:
+            thread.start()
+        except BaseException:
+            self._compacting.release()
+            raise
+        self._compactor = thread
+
+    def _background_compaction(self) -> None:
+        try:
+            self._run_compaction()
+        except StoreClosedError:
+            pass
+        except Exception:  # a failure here must not fail any write: the journal keeps growing
+            log.exception("%s: compaction failed; the journal keeps growing", self.name)
+        finally:
+            self._compacting.release()
+
+    def _run_compaction(self) -> None:
+        """Switch the journal and take the frozen view (under the lock), then write it."""
         with self._lock:
             fd = self._writable_fd()
-            fs.atomic_write(self.snapshot_path, self._snapshot_chunks())
-            self._snapshot_bytes = self.snapshot_path.stat().st_size
-            os.ftruncate(fd, 0)
-            os.fsync(fd)
-            self._journal_bytes = 0
+            if self._journal_bytes:
+                self._switch_journal(fd)
+            if not self._segments:
+                return  # the snapshot already holds the whole state
+            seq = self._seq
+            tables = {table: dict(docs) for table, docs in self._tables.items() if docs}
+            segments = list(self._segments)
+        fs.atomic_write(self.snapshot_path, _snapshot_chunks(seq, tables))
+        size = self.snapshot_path.stat().st_size
+        with self._lock:
+            self._snapshot_bytes = size
+        for segment in segments:
+            fs.unlink(segment)
+        fs.fsync_dir(self.directory)
+        with self._lock:
+            self._segments = [path for path in self._segments if path not in segments]
 
-    def _snapshot_chunks(self) -> Iterator[str]:
-        """The snapshot text, one document a line (readable, and cheap to stream)."""
-        yield f'{{"format":{SNAPSHOT_FORMAT},"seq":{self._seq},"tables":{{'
-        for number, (table, docs) in enumerate(self._tables.items()):
-            yield f"{',' if number else ''}\n{_dumps(table)}:{{"
-            yield ",".join(f"\n{_dumps(key)}:{_dumps(doc)}" for key, doc in docs.items())
-            yield "}"
-        yield "\n}}\n"
+    def _switch_journal(self, old_fd: int) -> None:
+        """Give the current journal its segment name and put a fresh journal in its place;
+        ``<name>.journal`` exists (and is locked) at every instant."""
+        segment = self._segment_path(self._seq)
+        new = self._new_journal_path
+        fs.remove_quietly(new)
+        fs.link(self.journal_path, segment)
+        try:
+            fd = fs.open_private(new, os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_APPEND)
+            try:
+                if not fs.try_lock(fd):
+                    raise StoreLockedError(new)
+                fs.replace(new, self.journal_path)
+            except BaseException:
+                os.close(fd)
+                fs.remove_quietly(new)
+                raise
+        except BaseException:
+            fs.remove_quietly(segment)
+            raise
+        self._journal_fd = fd
+        self._journal_bytes = 0
+        self._segments.append(segment)
+        os.close(old_fd)
+        # Before any write to the new journal is acknowledged, its name must be durable.
+        fs.fsync_dir(self.directory)
 
     def close(self) -> None:
-        """Release the journal and its lock; further use raises ``StoreClosedError``."""
+        """Release the journal and its lock (after a running compaction has finished);
+        further use raises ``StoreClosedError``."""
+        compactor = self._compactor
+        if compactor is not None and compactor is not threading.current_thread():
+            compactor.join()
         with self._lock:
             if self._journal_fd is not None:
                 os.close(self._journal_fd)
@@ -368,6 +559,82 @@ class Database:
 
     def __repr__(self) -> str:
         return f"Database({str(self.directory)!r}, {self.name!r})"
+
+
+def _snapshot_chunks(seq: int, tables: Mapping[str, Mapping[str, Doc]]) -> Iterator[str]:
+    """The snapshot text, one document a line (readable, and cheap to stream). Between groups
+    of documents the GIL is offered to the writing threads, so a long snapshot written in the
+    background delays a write by one group's worth of work at most."""
+    yield f'{{"format":{SNAPSHOT_FORMAT},"seq":{seq},"tables":{{'
+    for number, (table, docs) in enumerate(tables.items()):
+        yield f"{',' if number else ''}\n{_dumps(table)}:{{"
+        first = True
+        group: list[str] = []
+        for key, doc in docs.items():
+            group.append(f"{'' if first else ','}\n{_dumps(key)}:{_dumps(doc)}")
+            first = False
+            if len(group) == SNAPSHOT_GROUP:
+                yield "".join(group)
+                group = []
+                time.sleep(0)
+        yield "".join(group)
+        yield "}"
+    yield "\n}}\n"
+
+
+def open_directory(path: Path) -> None:
+    """Create the data directory (0700) or check the one there; typed errors for a file in
+    its place, another owner, or no permission."""
+    try:
+        fs.ensure_private_dir(path)
+        check_owner(path, os.stat(path))
+    except (FileExistsError, NotADirectoryError) as error:
+        raise StoreNotAFileError(path, expected="directory") from error
+    except OSError as error:
+        raise open_error(path, error) from error
+
+
+def check_owner(path: Path, status: os.stat_result) -> None:
+    """Refuse a data file owned by another user (even root would then write files that the
+    bot's own user cannot read back)."""
+    uid = os.geteuid()
+    if status.st_uid != uid:
+        raise StorePermissionError(
+            path, owner=status.st_uid, mode=stat.S_IMODE(status.st_mode), uid=uid
+        )
+
+
+def open_error(path: Path, error: OSError) -> StoreError:
+    """The typed store error for an operating-system error on one of the store's files."""
+    if isinstance(error, IsADirectoryError):
+        return StoreNotAFileError(path, expected="file")
+    if isinstance(error, NotADirectoryError):
+        return StoreNotAFileError(path.parent, expected="directory")
+    if isinstance(error, PermissionError):
+        owner: int | None = None
+        mode: int | None = None
+        with contextlib.suppress(OSError):
+            status = os.stat(path)
+            owner, mode = status.st_uid, stat.S_IMODE(status.st_mode)
+        return StorePermissionError(path, owner=owner, mode=mode, uid=os.geteuid())
+    return StoreIOError(path, error=error.strerror or str(error))
+
+
+def keep_damaged(path: Path, raw: bytes) -> Path:
+    """Copy a damaged file's bytes to ``<file>.damaged`` (or ``.damaged.2``... when an older,
+    different copy is there) before refusing it, so no later repair can lose them."""
+    for number in range(1, 100):
+        copy = path.with_name(path.name + ".damaged" + (f".{number}" if number > 1 else ""))
+        try:
+            if not os.path.lexists(copy):
+                fs.atomic_write(copy, [raw])
+                return copy
+            if copy.is_file() and copy.read_bytes() == raw:
+                return copy
+        except OSError:
+            log.exception("%s: cannot keep a copy of the damaged file", path)
+            return path
+    return path
 
 
 class Collection:

@@ -25,10 +25,24 @@ def render(key: str, lang: str, **params: object) -> str:
     return str(messages()[key][lang]).format(**params)
 
 
+#: Exit codes of ``python -m bot`` when a data directory cannot be opened, by kind (the CLI
+#: module docstring lists them). 1 and 2 are the CLI's own (config, usage).
+EXIT_CORRUPT = 3
+EXIT_LOCKED = 4
+EXIT_NOT_A_FILE = 5
+EXIT_PERMISSION = 6
+EXIT_IO = 7
+EXIT_OTHER = 8
+
+
 class StoreError(Exception):
-    """Base class: ``str(error)`` is English; ``error.message(lang)`` is localised."""
+    """Base class: ``str(error)`` is English; ``error.message(lang)`` is localised.
+
+    ``exit_code`` is what the command line exits with when this error stops start-up.
+    """
 
     key = ""
+    exit_code = EXIT_OTHER
 
     def __init__(self, **params: object) -> None:
         self.params = params
@@ -43,28 +57,94 @@ class StoreCorruptError(StoreError):
     """A data file cannot be read; the bot must stop rather than overwrite it."""
 
     key = "corrupt"
+    exit_code = EXIT_CORRUPT
 
-    def __init__(self, path: Path, problem: str, line: int | None = None, **details: object):
+    def __init__(
+        self,
+        path: Path,
+        problem: str,
+        line: int | None = None,
+        *,
+        offset: int | None = None,
+        **details: object,
+    ):
         self.path = path
         self.line = line
+        self.offset = offset
         self.problem = problem
         self.details = details
         super().__init__(path=path)
 
     def message(self, lang: str = "id") -> str:
         where = render("line", lang, line=self.line) if self.line else ""
-        problem = str(messages()["problems"][self.problem][lang]).format(**self.details)
-        return render(self.key, lang, path=self.path, where=where, problem=problem)
+        if self.offset is not None:
+            where += render("offset", lang, offset=self.offset)
+        problems = messages()["problems"]
+        problem = str(problems[self.problem][lang]).format(path=self.path, **self.details)
+        key = "corrupt_tail" if self.problem == "damaged_tail" else self.key
+        return render(key, lang, path=self.path, where=where, problem=problem, **self.details)
 
 
 class StoreLockedError(StoreError):
     """Another process (or another open ``Database``) holds the store."""
 
     key = "locked"
+    exit_code = EXIT_LOCKED
 
     def __init__(self, path: Path) -> None:
         self.path = path
         super().__init__(path=path)
+
+
+class StoreOpenError(StoreError):
+    """A data file or the data directory cannot be used as it is (wrong kind of file, no
+    permission, a failing disk). Nothing was written; the message says how to fix it."""
+
+    def __init__(self, path: Path, **params: object) -> None:
+        self.path = path
+        super().__init__(path=path, **params)
+
+
+class StoreNotAFileError(StoreOpenError):
+    """A directory where a data file should be, or a file where the data directory should be."""
+
+    key = "not_a_file"
+    exit_code = EXIT_NOT_A_FILE
+
+    def __init__(self, path: Path, *, expected: str) -> None:
+        self.expected = expected
+        super().__init__(path, expected=expected)
+
+    def message(self, lang: str = "id") -> str:
+        key = "not_a_dir" if self.expected == "directory" else self.key
+        return render(key, lang, path=self.path)
+
+
+class StorePermissionError(StoreOpenError):
+    """The bot's user may not read or write a data file (mode 000, another owner...)."""
+
+    key = "permission"
+    exit_code = EXIT_PERMISSION
+
+    def __init__(self, path: Path, *, owner: int | None, mode: int | None, uid: int) -> None:
+        self.owner = owner
+        self.mode = mode
+        super().__init__(
+            path,
+            owner="?" if owner is None else owner,
+            mode="?" if mode is None else f"{mode:04o}",
+            uid=uid,
+        )
+
+
+class StoreIOError(StoreOpenError):
+    """The operating system refused another way (disk full, read-only, I/O error)."""
+
+    key = "io"
+    exit_code = EXIT_IO
+
+    def __init__(self, path: Path, *, error: str) -> None:
+        super().__init__(path, error=error)
 
 
 class StoreClosedError(StoreError):

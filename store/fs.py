@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import os
 from collections.abc import Iterable
@@ -56,20 +57,66 @@ def write_all(fd: int, data: bytes) -> None:
         view = view[written:]
 
 
-def atomic_write(path: Path, chunks: Iterable[str]) -> None:
-    """Replace ``path`` with the text ``chunks`` so that a crash leaves the old or the new file.
+#: ``atomic_write`` hands the kernel this much at a time, and flushes it to the disk every
+#: ``SYNC_EVERY`` bytes: a long snapshot never piles up gigabytes of dirty pages that a small
+#: journal fsync in another thread would then have to wait behind.
+WRITE_CHUNK = 1 << 20
+SYNC_EVERY = 32 << 20
 
-    Temp file in the same directory, fsync, ``os.replace``, fsync of the directory.
+
+def atomic_write(path: Path, chunks: Iterable[str | bytes]) -> None:
+    """Replace ``path`` with ``chunks`` (text as UTF-8, or bytes): a crash leaves the old or
+    the new file.
+
+    Temp file in the same directory, fsync, ``os.replace``, fsync of the directory. On any
+    failure (disk full...) the temp file is removed again, so it never holds the space.
     """
     temp = temp_path(path)
     fd = open_private(temp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC)
-    with os.fdopen(fd, "w", encoding="utf-8") as handle:
-        for chunk in chunks:
-            handle.write(chunk)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(temp, path)
+    try:
+        try:
+            pending: list[bytes] = []
+            size = unsynced = 0
+            for chunk in chunks:
+                data = chunk.encode() if isinstance(chunk, str) else chunk
+                pending.append(data)
+                size += len(data)
+                if size >= WRITE_CHUNK:
+                    write_all(fd, b"".join(pending))
+                    pending, unsynced, size = [], unsynced + size, 0
+                    if unsynced >= SYNC_EVERY:
+                        sync_data(fd)
+                        unsynced = 0
+            write_all(fd, b"".join(pending))
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        replace(temp, path)
+    except BaseException:
+        remove_quietly(temp)
+        raise
     fsync_dir(path.parent)
+
+
+def replace(source: Path, target: Path) -> None:
+    """``os.replace`` (atomic on POSIX)."""
+    os.replace(source, target)
+
+
+def link(source: Path, target: Path) -> None:
+    """A second name for ``source`` (a hard link; ``target`` must not exist)."""
+    os.link(source, target)
+
+
+def unlink(path: Path) -> None:
+    """Remove ``path`` (an error if it is absent)."""
+    os.unlink(path)
+
+
+def remove_quietly(path: Path) -> None:
+    """Remove ``path`` if it exists; errors are ignored (used while cleaning up a failure)."""
+    with contextlib.suppress(OSError):
+        os.unlink(path)
 
 
 def temp_path(path: Path) -> Path:

@@ -76,6 +76,10 @@ class RegistrationRepo:
         """The active registration holding ``nik``, or None."""
         return _newest_active(self._records.find_by("nik", nik))
 
+    def numbers_of(self, user_id: int) -> list[str]:
+        """The numbers of every registration of the user (any status), oldest first."""
+        return [record["reg_no"] for record in self._records.find_by("user_id", user_id)]
+
     def __len__(self) -> int:
         return len(self._records)
 
@@ -203,8 +207,7 @@ class RegistrationRepo:
     def delete_user(self, user_id: int) -> int:
         """Delete every registration of the user (any status); returns how many."""
         with self.database.locked():
-            keys = [r["reg_no"] for r in self._records.find_by("user_id", user_id)]
-            return self._records.delete_many(keys)
+            return self._records.delete_many(self.numbers_of(user_id))
 
     def anonymise_older_than(self, cutoff: datetime) -> int:
         """Strip identity (name, NIK, phone, e-mail, Telegram ids, notes, history) from

@@ -147,10 +147,17 @@ class UserRepo:
 
     def delete_inactive_since(self, cutoff: datetime) -> int:
         """Forget users not seen since ``cutoff`` (retention); returns how many."""
+        return len(self.delete_inactive_ids(cutoff))
+
+    def delete_inactive_ids(self, cutoff: datetime) -> list[int]:
+        """``delete_inactive_since``, returning the ids of the users forgotten."""
         limit = iso(cutoff)
         with self.database.locked():
-            stale = self._records.find(lambda doc: doc["last_seen"] < limit)
-            return self._records.delete_many(str(doc["user_id"]) for doc in stale)
+            stale = [
+                doc["user_id"] for doc in self._records.find(lambda d: d["last_seen"] < limit)
+            ]
+            self._records.delete_many(str(user_id) for user_id in stale)
+            return stale
 
     def _fresh(self, user_id: int) -> Doc:
         now = iso(self._clock())
@@ -235,18 +242,24 @@ class SubscriberRepo:
 
 
 class UnansweredRepo:
-    """Questions the FAQ could not answer, already masked by the caller, for staff to review."""
+    """Questions the FAQ could not answer, already masked by the caller, for staff to review.
+
+    Each question keeps the id of the user who asked it (``user_id``, None for questions logged
+    before it was kept), so that their erasure removes their questions too; staff screens never
+    show it."""
 
     def __init__(self, database: Database, *, clock: Clock = utc_now) -> None:
         self.database = database
         self._clock = clock
-        self._records = database.table("questions")
+        self._records = database.table("questions", indexes=("user_id",))
 
-    def log(self, text: str, lang: str) -> Doc:
-        """Keep a question (``text`` must already have personal data masked)."""
+    def log(self, text: str, lang: str, *, user_id: int | None = None) -> Doc:
+        """Keep a question (``text`` must already have personal data masked) asked by
+        ``user_id`` (pass it: without it the question cannot be erased with its author)."""
         now = self._clock()
         doc: Doc = {
             "id": new_id(now),
+            "user_id": user_id,
             "text": text,
             "lang": lang,
             "at": iso(now),
@@ -283,6 +296,13 @@ class UnansweredRepo:
     def count_total(self) -> int:
         """How many questions are kept."""
         return len(self._records)
+
+    def delete_user(self, user_id: int) -> int:
+        """Delete the questions ``user_id`` asked; returns how many."""
+        with self.database.locked():
+            return self._records.delete_many(
+                d["id"] for d in self._records.find_by("user_id", user_id)
+            )
 
     def delete_older_than(self, cutoff: datetime) -> int:
         """Delete questions asked before ``cutoff`` (retention)."""
@@ -357,11 +377,17 @@ class KeyValueRepo:
     def delete_user(self, user_id: int) -> int:
         """Delete, in every namespace, the keys naming ``user_id`` as a whole number:
         ``"123"``, ``"123:456"``, ``"[456, 123]"``... Returns how many."""
-        wanted = str(user_id)
+        return self.delete_users([user_id])
+
+    def delete_users(self, user_ids: Iterable[int]) -> int:
+        """``delete_user`` for several users in one pass over the keys."""
+        wanted = {str(user_id) for user_id in user_ids}
         removed = 0
+        if not wanted:
+            return 0
         with self.database.locked():
             for namespace in self.namespaces():
                 table = self.database.table(namespace)
-                keys = [key for key in table if wanted in re.findall(r"\d+", key)]
+                keys = [key for key in table if wanted & set(re.findall(r"\d+", key))]
                 removed += table.delete_many(keys)
         return removed

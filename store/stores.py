@@ -4,16 +4,17 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import logging
 import re
+import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from pathlib import Path
 from typing import Any, TypeVar
 
-from store import fs
-from store.clock import Clock, utc_now
-from store.durable import DEFAULT_COMPACT_MIN_BYTES, Database
+from store.clock import Clock, iso, utc_now
+from store.durable import DEFAULT_COMPACT_MIN_BYTES, Database, Doc, open_directory
 from store.handoff import Tickets
 from store.registrations import RegistrationRepo
 from store.repos import (
@@ -24,23 +25,26 @@ from store.repos import (
     SubscriberRepo,
     UnansweredRepo,
     UserRepo,
+    new_id,
 )
 
+log = logging.getLogger(__name__)
+
 T = TypeVar("T")
+UserDeleter = Callable[[int], int]
 
 #: Store files of the bot. Busy collections get their own file so they never queue behind
 #: registrations; consents live with the screenings they authorise.
-CORE_STORES = (
-    "registrations",
-    "screenings",
-    "users",
-    "subscribers",
-    "unanswered",
-    "audit",
-    "kv",
-    "handoff",
-)
+CORE_STORES = ("registrations", "screenings", "users", "subscribers", "unanswered", "audit", "kv")
 _NAME = re.compile(r"[a-z][a-z0-9_]{0,39}")
+#: A file of a store in the data directory: snapshot, journal, switched-out journal.
+_STORE_FILE = re.compile(r"([a-z][a-z0-9_]{0,39})(?:\.json|\.journal|\.\d{12}\.journal)")
+#: The core stores that hold a citizen's data; an erasure rewrites them (the audit holds none).
+ERASED_STORES = ("registrations", "screenings", "users", "subscribers", "unanswered", "kv")
+#: Erasures asked for and not finished yet (user id, registration numbers, time; no data).
+ERASURES = "erasures"
+#: The stores a retention purge removes data from, and so rewrites.
+PURGED_STORES = ("registrations", "screenings", "users", "subscribers", "unanswered", "kv")
 
 #: ``actor`` recorded for actions the citizen or the system takes (no personal id in the audit).
 SYSTEM_ACTOR = 0
@@ -57,9 +61,11 @@ class Stores:
         self._clock = clock
         self._compact_min_bytes = compact_min_bytes or DEFAULT_COMPACT_MIN_BYTES
         self._databases: dict[str, Database] = {}
-        fs.ensure_private_dir(self.data_dir)
+        self._deleters: dict[str, UserDeleter] = {}
+        self._erasing = threading.RLock()  # one erasure at a time
+        open_directory(self.data_dir)
         try:
-            for name in CORE_STORES:
+            for name in (*CORE_STORES, ERASURES, *self._stores_on_disk()):
                 self.database(name)
         except BaseException:
             self.close()
@@ -73,7 +79,23 @@ class Stores:
         self.unanswered = UnansweredRepo(db["unanswered"], clock=clock)
         self.audit = AuditRepo(db["audit"], clock=clock)
         self.kv = KeyValueRepo(db["kv"])
-        self.handoff = Tickets(db["handoff"], clock=clock)
+        self._pending = db[ERASURES].table("pending")
+        try:
+            # Handoff tickets tie a Telegram id to a registration number: erased with the rest.
+            self.handoff = Tickets(self.database("handoff"), clock=clock)
+            self._deleters["handoff"] = self.handoff.delete_user
+            self._finish_erasures()
+        except BaseException:
+            self.close()
+            raise
+
+    def _stores_on_disk(self) -> list[str]:
+        """Names of the stores whose files are in the data directory: every store is opened,
+        and so verified, at start-up (not at its first use)."""
+        names = (
+            m.group(1) for p in self.data_dir.iterdir() if (m := _STORE_FILE.fullmatch(p.name))
+        )
+        return sorted(set(names))
 
     @classmethod
     def open(
@@ -81,8 +103,12 @@ class Stores:
     ) -> Stores:
         """Open (creating, 0700) the data directory and recover every store in it.
 
-        Raises ``StoreCorruptError`` for a file that cannot be read (it is left untouched) and
-        ``StoreLockedError`` if another process has the directory open.
+        Every store with files in the directory is opened and verified, and an erasure that a
+        crash interrupted is finished before this returns (see ``delete_user``).
+
+        Raises ``StoreCorruptError`` for a file that cannot be read (it is left untouched),
+        ``StoreLockedError`` if another process has the directory open, and the other
+        ``StoreOpenError`` kinds for a file of the wrong kind, a permission or a disk problem.
         """
         return cls(data_dir, clock=clock, compact_min_bytes=compact_min_bytes)
 
@@ -101,37 +127,127 @@ class Stores:
         """The stores opened so far, by name."""
         return dict(self._databases)
 
-    def delete_user(self, user_id: int, *, actor: int = SYSTEM_ACTOR) -> dict[str, int]:
-        """Delete everything about a user (their own request, or staff ``actor``'s action).
+    def register_user_deleter(self, name: str, deleter: UserDeleter) -> None:
+        """Have ``delete_user`` also call ``deleter(user_id) -> count`` and then rewrite the
+        store ``name`` (opened here if needed) so that no file of it keeps the user's data.
 
-        Keeps one audit line with the counts and no personal data. Returns counts per store.
+        For repositories kept in other stores (``database(name)``): handoff tickets, a desk
+        store... One deleter per store name (registering again replaces it); a deleter for a
+        core store (``kv``...) runs in addition to the core one. Register at start-up: an
+        erasure that a crash interrupted is finished for this store now, and an erasure asked
+        for before a store has a deleter does not cover it.
         """
-        counts = {
-            "registrations": self.registrations.delete_user(user_id),
-            "screenings": self.screenings.delete_user(user_id),
-            "consents": self.consents.delete_user(user_id),
-            "users": self.users.delete_user(user_id),
-            "subscribers": self.subscribers.delete_user(user_id),
-            "kv": self.kv.delete_user(user_id),
-            "handoff": self.handoff.delete_user(user_id),
-        }
-        self.audit.record(actor, "user_data_deleted", None, {"counts": counts})
+        self.database(name)
+        with self._erasing:
+            self._deleters[name] = deleter
+            for _, record in self._pending.items():
+                if name in record["extra"]:
+                    self._erase(record)
+
+    def delete_user(self, user_id: int, *, actor: int = SYSTEM_ACTOR) -> dict[str, int]:
+        """Erase everything about a user (their own request, or staff ``actor``'s action).
+
+        When this returns, no file in the data directory (snapshot, journal, switched-out
+        journal, temp file) of a core store or of a store with a registered deleter holds the
+        user's data any more: each is rewritten from its state after the deletion.
+
+        In order: a pending-erasure record (user id, registration numbers, time) is written;
+        the user's documents are deleted from every repository; the stores are compacted
+        synchronously; one audit line records that an erasure happened (registration numbers,
+        counts, time; nothing that was erased); the pending record is removed and its store
+        rewritten too. A crash at any point leaves the data, or part of it, with the erasure
+        still pending, and ``Stores.open`` finishes it before anything else. Returns counts.
+        """
+        with self._erasing:
+            key = str(user_id)
+            earlier = self._pending.get(key) or {}
+            reg_nos = {*earlier.get("reg_nos", ()), *self.registrations.numbers_of(user_id)}
+            now = self._clock()
+            record: Doc = {
+                "id": earlier.get("id") or new_id(now),
+                "user_id": user_id,
+                "reg_nos": sorted(reg_nos),
+                "at": earlier.get("at") or iso(now),
+                "actor": actor,
+                "core_done": False,
+                "extra": sorted({*earlier.get("extra", ()), *self._deleters}),
+            }
+            self._pending.put(key, record)
+            return self._erase(record)
+
+    def pending_erasures(self) -> list[int]:
+        """Users whose erasure is not finished (a store still without its deleter)."""
+        return [record["user_id"] for record in self._pending.all()]
+
+    def _finish_erasures(self) -> None:
+        """At start-up: finish every erasure a crash interrupted (the core stores now; a store
+        with its own deleter once that deleter is registered)."""
+        with self._erasing:
+            for record in self._pending.all():
+                log.warning("finishing an interrupted erasure (%s)", record["id"])
+                self._erase(record)
+
+    def _erase(self, record: Doc) -> dict[str, int]:
+        user_id = record["user_id"]
+        counts: dict[str, int] = {}
+        touched: list[str] = []
+        if not record["core_done"]:
+            counts = {
+                "registrations": self.registrations.delete_user(user_id),
+                "screenings": self.screenings.delete_user(user_id),
+                "consents": self.consents.delete_user(user_id),
+                "users": self.users.delete_user(user_id),
+                "subscribers": self.subscribers.delete_user(user_id),
+                "unanswered": self.unanswered.delete_user(user_id),
+                "kv": self.kv.delete_user(user_id),
+            }
+            touched += ERASED_STORES
+        remaining = []
+        for name in record["extra"]:
+            deleter = self._deleters.get(name)
+            if deleter is None:
+                remaining.append(name)
+                continue
+            counts[name] = counts.get(name, 0) + deleter(user_id)
+            touched.append(name)
+        for name in dict.fromkeys(touched):
+            self._databases[name].compact()
+        if not record["core_done"]:
+            target = f"erasure:{record['id']}"
+            if not self.audit.list(target=target, limit=1):  # once, even when retried
+                details = {
+                    "reg_nos": record["reg_nos"],
+                    "asked_at": record["at"],
+                    "counts": counts,
+                }
+                self.audit.record(record["actor"], "user_data_deleted", target, details)
+        key = str(user_id)
+        if remaining:
+            self._pending.put(key, {**record, "core_done": True, "extra": remaining})
+        else:
+            self._pending.delete(key)
+            self._databases[ERASURES].compact()
         return counts
 
     def purge(self, older_than_days: int) -> dict[str, int]:
         """Retention: anonymise old registrations, delete old screenings, questions, idle users
-        and long-inactive subscriptions. Returns counts per kind."""
+        (and their conversation state) and long-inactive subscriptions, then rewrite those
+        stores so that no file keeps what was removed. Returns counts per kind."""
         if older_than_days < 1:
             raise ValueError("older_than_days must be at least 1")
         cutoff = self._clock() - timedelta(days=older_than_days)
+        idle = self.users.delete_inactive_ids(cutoff)
         counts = {
             "registrations_anonymised": self.registrations.anonymise_older_than(cutoff),
             "screenings": self.screenings.delete_older_than(cutoff),
             "unanswered": self.unanswered.delete_older_than(cutoff),
-            "users": self.users.delete_inactive_since(cutoff),
+            "users": len(idle),
             "subscribers": self.subscribers.delete_inactive_since(cutoff),
+            "kv": self.kv.delete_users(idle),  # conversation state of the idle users
             "handoff": self.handoff.purge(older_than_days),
         }
+        for name in (*PURGED_STORES, "handoff"):
+            self._databases[name].compact()
         self.audit.record(
             SYSTEM_ACTOR, "retention_purge", None, {"days": older_than_days, "counts": counts}
         )

@@ -63,7 +63,7 @@ def test_export_refuses_unknown_filters_and_a_running_bot(tmp_path: Path) -> Non
     assert not out.exists()
     with Stores.open(tmp_path / "data"):  # the bot holds the data directory
         locked = run_bot("export", "--out", str(out), tmp=tmp_path)
-    assert locked.returncode == 1 and "Traceback" not in locked.stderr
+    assert locked.returncode == 4 and "Traceback" not in locked.stderr  # EXIT_LOCKED
     assert not out.exists()
 
 

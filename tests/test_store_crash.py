@@ -104,3 +104,58 @@ def test_every_acknowledged_registration_survives_sigkill(tmp_path: Path) -> Non
     assert LANES * KILLS_PER_LANE >= 20
     assert all(count >= KILLS_PER_LANE for count in acknowledged)
     assert time.monotonic() - started < TIME_BUDGET
+
+
+def compact_and_kill(
+    data_dir: Path, first_user_id: int, kill_at: int
+) -> tuple[dict[str, int], str]:
+    """Run the writer in ``--compact`` mode: writes go on in a thread while the registrations
+    store compacts, killed just before step ``kill_at`` of the compaction."""
+    child = subprocess.run(
+        [
+            sys.executable,
+            str(WRITER),
+            "--compact",
+            str(data_dir),
+            str(first_user_id),
+            str(kill_at),
+        ],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        timeout=60,
+        check=False,
+    )
+    assert child.returncode == -signal.SIGKILL, child.stderr
+    acknowledged, steps = {}, ""
+    for line in child.stdout.splitlines(keepends=True):
+        if line.startswith("steps"):
+            steps = line
+        elif line.endswith("\n"):
+            reg_no, user_id = line.split()
+            acknowledged[reg_no] = int(user_id)
+    return acknowledged, steps
+
+
+def test_a_kill_at_every_step_of_a_compaction_beside_writes_loses_nothing(tmp_path: Path) -> None:
+    data_dir = tmp_path / "data"
+    acknowledged, steps = compact_and_kill(data_dir, 1_000_000, 10**9)
+    total = int(steps.split()[1])
+    assert total >= 8  # link, new journal, rename, fsyncs, snapshot write, replace, unlink...
+    for kill_at in range(1, total + 1):
+        found, steps = compact_and_kill(data_dir, (kill_at + 1) * 1_000_000, kill_at)
+        assert steps == "", f"step {kill_at} was not reached"
+        acknowledged |= found
+        with Stores.open(data_dir) as stores:
+            registrations = stores.registrations
+            missing = [
+                reg_no
+                for reg_no, user_id in acknowledged.items()
+                if (registrations.get(reg_no) or {}).get("user_id") != user_id
+            ]
+            assert missing == [], f"killed before compaction step {kill_at}: lost {missing[:5]}"
+            files = sorted(
+                path.name for path in data_dir.iterdir() if "registrations" in path.name
+            )
+            assert not [name for name in files if name.endswith((".tmp", ".new"))], files

@@ -110,16 +110,36 @@ def test_torn_tail_is_cut_and_earlier_writes_kept(db: Database) -> None:
     db.close()
 
 
-def test_complete_but_damaged_last_line_is_a_torn_tail(db: Database) -> None:
+def test_complete_but_damaged_last_line_is_refused_and_its_bytes_kept(db: Database) -> None:
     db.table("t").put("kept", {"v": 1})
+    first_line_end = db.journal_path.stat().st_size
     db.table("t").put("flipped", {"v": 2})
     db.close()
     raw = db.journal_path.read_bytes()
-    db.journal_path.write_bytes(raw[:-5] + b"X" + raw[-4:])  # a bit flip in the last line
+    damaged = raw[:-5] + b"X" + raw[-4:]  # one flipped byte in a complete last line
+    db.journal_path.write_bytes(damaged)
 
-    db = Database(db.directory, db.name)
-    assert db.table("t").keys() == ["kept"]
-    db.close()
+    with pytest.raises(StoreCorruptError) as caught:
+        Database(db.directory, db.name)
+    error = caught.value
+    message = str(error)
+    assert "\n" not in message
+    assert message.startswith(f"{db.journal_path}: line 2: byte {first_line_end}: ")
+    assert "not an interrupted write" in message
+    assert f"truncate -s {first_line_end} {db.journal_path}" in message
+    assert "byte" in error.message("id") and "rusak" in error.message("id")
+    assert error.exit_code == 3
+    assert db.journal_path.read_bytes() == damaged  # nothing cut
+    copy = db.journal_path.with_name("things.journal.damaged")
+    assert copy.read_bytes() == damaged and f"{copy}" in message
+    assert stat.S_IMODE(copy.stat().st_mode) == 0o600
+
+    with pytest.raises(StoreCorruptError):  # refused again, the copy is not multiplied
+        Database(db.directory, db.name)
+    assert sorted(p.name for p in db.directory.iterdir()) == [
+        "things.journal",
+        "things.journal.damaged",
+    ]
 
 
 def test_damaged_line_in_the_middle_stops_and_leaves_the_file(db: Database) -> None:

@@ -362,7 +362,10 @@ def test_delete_user_removes_everything_and_keeps_an_anonymous_audit_line(
     stores.kv.put("user_data", str(uid), {"draft": {}})
     stores.kv.put("conversations:registration", f"({uid}, {uid})", 2)
     stores.kv.put("user_data", "1234", {"draft": {}})
+    stores.unanswered.log("kapan dibuka?", "id", user_id=uid)
+    stores.unanswered.log("kapan ditutup?", "id", user_id=7)
     stores.registrations.save(7, 7, citizen(nik=OTHER_NIK), actor=7)
+    reg_no = stores.registrations.numbers_of(uid)
 
     counts = stores.delete_user(uid)
     assert counts == {
@@ -371,9 +374,10 @@ def test_delete_user_removes_everything_and_keeps_an_anonymous_audit_line(
         "consents": 1,
         "users": 1,
         "subscribers": 1,
+        "unanswered": 1,
         "kv": 2,
-        "handoff": 0,
     }
+    assert [q["text"] for q in stores.unanswered.all_open()] == ["kapan ditutup?"]
     assert stores.registrations.get_by_user(uid) is None
     assert stores.screenings.get(uid) is None
     assert stores.consents.history(uid) == []
@@ -383,7 +387,10 @@ def test_delete_user_removes_everything_and_keeps_an_anonymous_audit_line(
     assert stores.registrations.get_by_user(7) is not None
     line = stores.audit.list(limit=1)[0]
     assert line["action"] == "user_data_deleted"
-    assert str(uid) not in str({k: v for k, v in line.items() if k != "id"})
+    assert line["details"]["reg_nos"] == reg_no and line["details"]["counts"] == counts
+    kept = {k: v for k, v in line.items() if k not in ("id", "target", "at")}
+    assert str(uid) not in str({**kept, "details": {**line["details"], "asked_at": None}})
+    assert stores.pending_erasures() == []
 
 
 def test_purge_applies_retention(stores: Stores, clock: FakeClock) -> None:
@@ -404,7 +411,7 @@ def test_purge_applies_retention(stores: Stores, clock: FakeClock) -> None:
         "unanswered": 1,
         "users": 1,
         "subscribers": 1,
-        "handoff": 0,
+        "kv": 0,
     }
     assert stores.subscribers.is_subscribed(2)
     assert stores.unanswered.count_total() == 1

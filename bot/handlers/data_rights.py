@@ -260,10 +260,12 @@ async def delete_confirmed(update: Update, context: ContextTypes.DEFAULT_TYPE) -
     assert user is not None and chat is not None
     lang = await svc.language(user)
     await answer(update.callback_query)
-    counts = await svc.call(svc.stores.delete_user, user.id)  # handoff tickets included
-    log.info("a citizen deleted their data: %s", counts)
+    # The conversation state first: nothing of the user is written back after the erasure,
+    # which rewrites every store (handoff tickets included) before the bot says it is done.
     await forget_conversations(update, context)
     svc.forget_user(user.id)
+    counts = await svc.call(svc.stores.delete_user, user.id)
+    log.info("a citizen deleted their data: %s", counts)
     await show(update, svc.texts.render("data_deleted", lang), _home(svc, lang))
 
 

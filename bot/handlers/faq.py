@@ -124,7 +124,9 @@ async def answer_text(update: Update, context: ContextTypes.DEFAULT_TYPE, text: 
         svc.count_usage(match.entry.id)
     elif match is not None and match.kind == "fallback":
         masked = mask_personal_numbers(text[:MAX_QUESTION_CHARS])
-        await svc.call(svc.stores.unanswered.log, masked, lang)
+        user = update.effective_user
+        author = user.id if user else None  # so the citizen's own questions are erased with them
+        await svc.call(svc.stores.unanswered.log, masked, lang, user_id=author)
 
 
 def register_questions(app: Application) -> None:

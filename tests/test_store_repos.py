@@ -376,6 +376,7 @@ def test_delete_user_removes_everything_and_keeps_an_anonymous_audit_line(
         "subscribers": 1,
         "unanswered": 1,
         "kv": 2,
+        "handoff": 0,
     }
     assert [q["text"] for q in stores.unanswered.all_open()] == ["kapan ditutup?"]
     assert stores.registrations.get_by_user(uid) is None
@@ -412,6 +413,7 @@ def test_purge_applies_retention(stores: Stores, clock: FakeClock) -> None:
         "users": 1,
         "subscribers": 1,
         "kv": 0,
+        "handoff": 0,
     }
     assert stores.subscribers.is_subscribed(2)
     assert stores.unanswered.count_total() == 1

@@ -162,6 +162,11 @@ def parse_date(text: str, months: Mapping[str, int]) -> date:
         raise _Invalid("no_such_date") from exc
 
 
+def now(tz: tzinfo) -> datetime:
+    """The current time in ``tz`` (one place, so tests can stand in for the clock)."""
+    return datetime.now(tz)
+
+
 # --------------------------------------------------------------------------------------------
 # Progress
 
@@ -276,7 +281,7 @@ class Engine:
     # ---------------------------------------------------------------- dates
 
     def _clock(self) -> date:
-        return datetime.now(self.tz).date()
+        return now(self.tz).date()
 
     def today(self) -> date:
         """Today's date in the bot's time zone (or the date given for tests)."""

@@ -138,7 +138,17 @@ def cmd_screen(args: argparse.Namespace, config: Config) -> int:
         print(f"{path}: expected a mapping of question id -> answer", file=sys.stderr)
         return 2
     consent = bool(answers.pop("consent", True)) and not args.no_consent
-    engine = Engine.default(args.reference_date or config.reference_date)
+    # A profile may carry the day of the check and a fixed reference date; options win.
+    today, reference = answers.pop("today", None), answers.pop("reference_date", None)
+    try:
+        today = args.today or (today and date.fromisoformat(str(today)))
+        reference = args.reference_date or (reference and date.fromisoformat(str(reference)))
+    except ValueError as exc:
+        print(f"{path}: {exc}", file=sys.stderr)
+        return 2
+    engine = Engine.default(
+        config.reference_date, reference_date=reference, today=today, tz=config.tz
+    )
     _, problems = engine.normalise(answers)
     for problem in problems:
         print(f"{path}: {problem}", file=sys.stderr)
@@ -265,7 +275,13 @@ def build_parser() -> argparse.ArgumentParser:
     screen.add_argument(
         "--reference-date",
         type=date.fromisoformat,
-        help="date ages are counted on, YYYY-MM-DD (default: config, else the rules')",
+        help="count ages on this date, YYYY-MM-DD (default: an announced registration date "
+        "still ahead, else today)",
+    )
+    screen.add_argument(
+        "--today",
+        type=date.fromisoformat,
+        help="check as if today were YYYY-MM-DD (default: today in bot.timezone)",
     )
     screen.add_argument(
         "--no-consent", action="store_true", help="as if health and legal answers were declined"

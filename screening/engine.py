@@ -7,17 +7,23 @@ JSON-ready dict keyed by question id and asks the engine what to do with them.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping, Sequence
-from datetime import date, datetime
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, tzinfo
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from rapidfuzz import fuzz
 
+from screening.minors import MinorStatus, minor_status
 from screening.model import (
     LANGS,
+    REFERENCE,
+    AgeDate,
     Choice,
     Consent,
     Evaluation,
+    Programme,
     ProgrammeResult,
     Question,
     Questionnaire,
@@ -35,10 +41,14 @@ from screening.rules import Context, age_on, dates_for, evaluate_programme, hold
 __all__ = [
     "CONSENT",
     "CONSENT_ID",
+    "DEFAULT_TIMEZONE",
+    "AgeDate",
     "Choice",
     "Engine",
     "Evaluation",
+    "MinorStatus",
     "ProgrammeResult",
+    "Progress",
     "Question",
     "Reason",
     "Validation",
@@ -49,6 +59,8 @@ __all__ = [
 ]
 
 CONSENT_ID = "consent"
+# The bot's time zone when none is given (config ``bot.timezone``).
+DEFAULT_TIMEZONE = "Asia/Jakarta"
 DEFAULT_TEXT_LENGTH = 500
 FUZZY_CUTOFF = 85
 
@@ -150,12 +162,56 @@ def parse_date(text: str, months: Mapping[str, int]) -> date:
         raise _Invalid("no_such_date") from exc
 
 
+def now(tz: tzinfo) -> datetime:
+    """The current time in ``tz`` (one place, so tests can stand in for the clock)."""
+    return datetime.now(tz)
+
+
+# --------------------------------------------------------------------------------------------
+# Progress
+
+
+@dataclass(frozen=True)
+class Progress:
+    """Where a citizen is in the questionnaire: question ``position`` of at most ``total``.
+
+    ``remaining`` counts the questions after this one that the citizen may still see given the
+    answers so far; ``exact`` is true when no later answer (or the consent decision) can change
+    it. Walking forward, ``position`` grows by one per answer and ``total`` never grows.
+    """
+
+    position: int
+    total: int
+    remaining: int
+    exact: bool
+
+    def text(self, lang: str, texts: Texts | None = None, **values: Any) -> str:
+        """ "Pertanyaan 3 dari 12" when exact, else "Pertanyaan 3, sekitar 9 lagi"."""
+        key = "progress.exact" if self.exact else "progress.estimate"
+        return (texts or load_texts()).get(
+            key,
+            lang,
+            position=self.position,
+            total=self.total,
+            remaining=self.remaining,
+            **values,
+        )
+
+
 # --------------------------------------------------------------------------------------------
 # The engine
 
 
 class Engine:
-    """Walks a citizen through the questionnaire and evaluates the answers against the rules."""
+    """Walks a citizen through the questionnaire and evaluates the answers against the rules.
+
+    Ages are counted, per programme, on its announced registration window while that date is
+    still ahead (``window`` overrides the rules' windows, e.g. from the config), otherwise on
+    today's date in ``tz``. A fixed ``reference_date`` replaces both (what-if checks, tests).
+    GKS cut-offs fall in the entry year of the round open on the day of the check (today, or the
+    fixed reference date), unless ``gks_entry_year`` pins it. ``today`` (a date or a function
+    returning one) replaces the clock.
+    """
 
     def __init__(
         self,
@@ -166,17 +222,26 @@ class Engine:
         texts: Texts | None = None,
         consent: Consent | None = None,
         gks_entry_year: int | None = None,
-        today: Callable[[], date] = date.today,
+        today: date | Callable[[], date] | None = None,
+        tz: tzinfo | str = DEFAULT_TIMEZONE,
+        window: date | None = None,
     ) -> None:
         self.questionnaire = questionnaire
         self.rules = rules
-        self.reference_date = reference_date or rules.reference_date
+        self.fixed_reference = reference_date
+        self.window = window
+        self.gks_entry_year = gks_entry_year
+        self.tz = ZoneInfo(tz) if isinstance(tz, str) else tz
         self.texts = texts or load_texts()
         self.consent = consent or load_consent()
         self.consent_question = CONSENT if consent is None else consent_question(consent)
-        self.cutoffs = rules.cutoff_dates(gks_entry_year)
-        self._today = today
-        self._dates = dates_for(self.reference_date, self.cutoffs)
+        if today is None:
+            self._today: Callable[[], date] = self._clock
+        elif isinstance(today, date):
+            fixed_today = today
+            self._today = lambda: fixed_today
+        else:
+            self._today = today
         self._months = self.texts.month_lookup()
         self._sensitive = frozenset(q.id for q in questionnaire.questions if q.sensitive)
         self._keys: dict[str, str] = {}
@@ -185,15 +250,107 @@ class Engine:
                 self._keys[key] = question.id
 
     @classmethod
-    def default(cls, reference_date: date | None = None) -> Engine:
-        """The engine over the packaged questionnaire and rules."""
-        return cls(load_questionnaire(), load_rules(), reference_date)
+    def default(
+        cls,
+        window: date | None = None,
+        *,
+        reference_date: date | None = None,
+        today: date | Callable[[], date] | None = None,
+        tz: tzinfo | str = DEFAULT_TIMEZONE,
+    ) -> Engine:
+        """The engine over the packaged questionnaire and rules.
+
+        ``window`` is an announced registration date (config ``screening.reference_date``):
+        ages are counted on it while it is ahead, then on today's date in ``tz``.
+        """
+        return cls(
+            load_questionnaire(),
+            load_rules(),
+            reference_date,
+            today=today,
+            tz=tz,
+            window=window,
+        )
 
     def question(self, question_id: str) -> Question:
         """A question (or the consent marker) by id."""
         if question_id == CONSENT_ID:
             return self.consent_question
         return self.questionnaire[question_id]
+
+    # ---------------------------------------------------------------- dates
+
+    def _clock(self) -> date:
+        return now(self.tz).date()
+
+    def today(self) -> date:
+        """Today's date in the bot's time zone (or the date given for tests)."""
+        return self._today()
+
+    def reference(self, programme: Programme | None = None, today: date | None = None) -> AgeDate:
+        """The date ages are counted on (for ``programme``, whose registration window may
+        apply), with the reason: fixed, an announced registration window still ahead, or today.
+        """
+        if self.fixed_reference is not None:
+            return AgeDate(self.fixed_reference, "fixed")
+        day = today or self.today()
+        window = self.window
+        if window is None and programme is not None and programme.registration_window:
+            window = programme.registration_window.day
+        if window is not None and window >= day:
+            return AgeDate(window, "registration")
+        return AgeDate(day, "today")
+
+    @property
+    def reference_date(self) -> date:
+        """The general date ages are counted on, as of now."""
+        return self.reference().day
+
+    def check_day(self, today: date | None = None) -> date:
+        """The day a check is made on: the fixed reference date, else today."""
+        return self.fixed_reference or today or self.today()
+
+    def entry_years(self, today: date | None = None) -> dict[str, int]:
+        """GKS cut-off name -> the entry year a check made now (or on ``today``) is judged for."""
+        if self.gks_entry_year is not None:
+            return {name: self.gks_entry_year for name in self.rules.rounds}
+        return self.rules.entry_years(self.check_day(today))
+
+    def dates(
+        self, programme: Programme | None = None, today: date | None = None
+    ) -> dict[str, date]:
+        """The named dates conditions take ages on: the reference date and the cut-offs."""
+        years = self.entry_years(today)
+        cutoffs = {name: cutoff.on(years[name]) for name, cutoff in self.rules.rounds.items()}
+        return dates_for(self.reference(programme, today).day, cutoffs)
+
+    @property
+    def cutoffs(self) -> dict[str, date]:
+        """The GKS cut-off dates as of now."""
+        years = self.entry_years()
+        return {name: cutoff.on(years[name]) for name, cutoff in self.rules.rounds.items()}
+
+    def age_date(self, programme: Programme, today: date | None = None) -> AgeDate | None:
+        """The date ``programme``'s age rule counts on (``None`` if it has no age rule)."""
+        names = programme.age_dates
+        if not names:
+            return None
+        if names == {REFERENCE}:
+            return self.reference(programme, today)
+        name = sorted(names - {REFERENCE})[0]
+        year = self.entry_years(today)[name]
+        return AgeDate(self.rules.rounds[name].on(year), "entry", year)
+
+    def minor_status(
+        self,
+        born: date | Any,
+        interests: Iterable[str] = (),
+        *,
+        today: date | None = None,
+    ) -> MinorStatus:
+        """Whether a citizen born on ``born`` (a date or a NikInfo) is a minor today, and what
+        that means for registering the chosen ``interests`` (see :mod:`screening.minors`)."""
+        return minor_status(born, interests, today or self.today())
 
     # ---------------------------------------------------------------- the flow
 
@@ -202,8 +359,10 @@ class Engine:
         chosen = [p for p in self.rules.programmes if p.interest in interests]
         return frozenset(q for p in chosen or self.rules.programmes for q in p.questions)
 
-    def _applies(self, question: Question, answers: Mapping[str, Any]) -> bool:
-        if question.when is not None and not holds(question.when, Context(answers, self._dates)):
+    def _applies(
+        self, question: Question, answers: Mapping[str, Any], dates: Mapping[str, date]
+    ) -> bool:
+        if question.when is not None and not holds(question.when, Context(answers, dates)):
             return False
         return not question.needed_by_rules or (
             question.id in self._interest_programme_questions(answers)
@@ -213,9 +372,10 @@ class Engine:
         """The questions that apply given ``answers``, in order, with the consent marker placed
         right before the first sensitive one (sensitive ones dropped when ``consent`` is False).
         """
+        dates = self.dates()
         result: list[Question] = []
         for question in self.questionnaire.questions:
-            if not self._applies(question, answers):
+            if not self._applies(question, answers, dates):
                 continue
             if question.sensitive:
                 if all(q.id != CONSENT_ID for q in result):
@@ -260,30 +420,85 @@ class Engine:
         earlier = [q for q in sequence if (self._order_key(q.id, sequence) or 0) < current]
         return earlier[-1] if earlier else None
 
+    def _may_apply(
+        self,
+        question: Question,
+        answers: Mapping[str, Any],
+        dates: Mapping[str, date],
+        absent: frozenset[str],
+        consent: bool | None,
+    ) -> bool | None:
+        """Will ``question`` be asked? ``None`` while earlier answers (or consent) can still
+        decide it; ``absent`` holds the questions already known never to be asked."""
+        if question.sensitive and consent is False:
+            return False
+        result = holds(question.when, Context(answers, dates), absent=absent)
+        if result is False:
+            return False
+        if question.needed_by_rules:
+            if answers.get("programmes") is None:
+                needed = question.id in self._interest_programme_questions({})
+                result = None if needed else False
+            elif question.id not in self._interest_programme_questions(answers):
+                return False
+        if question.sensitive and consent is None and result is True:
+            return None
+        return result
+
+    def progress_info(
+        self, answers: Mapping[str, Any], question_id: str, *, consent: bool | None
+    ) -> Progress:
+        """Question ``k`` of ``N`` for the question on screen, where ``N`` counts only the
+        questions this citizen may still see given the answers so far (see :class:`Progress`).
+        The consent marker shares the number of the sensitive question it precedes."""
+        sequence = self.sequence(answers, consent=consent)
+        current = self._order_key(question_id, sequence)
+        if current is None:
+            current = -1.0
+        position = 1 + sum(
+            1
+            for q in sequence
+            if q.id != CONSENT_ID and (self._order_key(q.id, sequence) or 0) < current
+        )
+        dates = self.dates()
+        absent: set[str] = set()
+        remaining = 0
+        exact = question_id != CONSENT_ID or consent is not None
+        for question in self.questionnaire.questions:
+            may = self._may_apply(question, answers, dates, frozenset(absent), consent)
+            if may is False:
+                absent.add(question.id)
+                continue
+            if self.questionnaire.index(question.id) <= current:
+                continue
+            remaining += 1
+            exact = exact and may is True
+        if question_id == CONSENT_ID:
+            remaining = max(remaining - 1, 0)  # the marker shares the first sensitive number
+        return Progress(
+            position=position, total=position + remaining, remaining=remaining, exact=exact
+        )
+
     def progress(
         self, answers: Mapping[str, Any], question_id: str, *, consent: bool | None
     ) -> tuple[int, int]:
-        """``(position, total)`` of a question among the applicable ones (the consent marker
-        is not counted; it shares the number of the sensitive question it precedes)."""
-        sequence = self.sequence(answers, consent=consent)
-        questions = [q for q in sequence if q.id != CONSENT_ID]
-        current = self._order_key(question_id, sequence)
-        if current is None:
-            return (1, max(len(questions), 1))
-        position = 1 + sum(
-            1 for q in questions if (self._order_key(q.id, sequence) or 0) < current
-        )
-        return (position, max(len(questions), position))
+        """``(position, total)`` of a question (see :meth:`progress_info`; ``total`` is an
+        upper bound until the answers settle it)."""
+        info = self.progress_info(answers, question_id, consent=consent)
+        return (info.position, info.total)
 
     def prune(self, answers: Mapping[str, Any], *, consent: bool | None = None) -> dict[str, Any]:
         """Drop the answers that no longer apply (e.g. TB details after TB changed to "no"),
         and sensitive answers when ``consent`` is False. Keys that are not question ids stay.
         """
+        dates = self.dates()
         result = dict(answers)
         for question in self.questionnaire.questions:
             if question.id not in result:
                 continue
-            if (consent is False and question.sensitive) or not self._applies(question, result):
+            if (consent is False and question.sensitive) or not self._applies(
+                question, result, dates
+            ):
                 del result[question.id]
         return result
 
@@ -494,14 +709,16 @@ class Engine:
             picked |= {str(item).strip().lower() for item in items} & known
         return picked
 
-    def _effective(self, answers: Mapping[str, Any], consent: bool) -> dict[str, Any]:
+    def _effective(
+        self, answers: Mapping[str, Any], consent: bool, dates: Mapping[str, date]
+    ) -> dict[str, Any]:
         """The answers evaluation uses: sensitive ones only with consent, answers to questions
         whose condition is false dropped, and implied values (``skipped_value``) filled in."""
         effective: dict[str, Any] = {}
         for question in self.questionnaire.questions:
             if question.sensitive and not consent:
                 continue
-            gate = holds(question.when, Context(effective, self._dates))
+            gate = holds(question.when, Context(effective, dates))
             if question.id in answers:
                 if gate is not False:
                     effective[question.id] = answers[question.id]
@@ -509,7 +726,9 @@ class Engine:
                 effective[question.id] = question.skipped_value
         return effective
 
-    def _text_values(self, answers: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
+    def _text_values(
+        self, answers: Mapping[str, Any], dates: Mapping[str, date]
+    ) -> dict[str, dict[str, Any]]:
         """Placeholder values for rule texts, per language."""
         values: dict[str, dict[str, Any]] = {}
         birth = answers.get("birth_date")
@@ -518,25 +737,31 @@ class Engine:
             for name, value in self.rules.params.items():
                 is_number = isinstance(value, int | float) and not isinstance(value, bool)
                 current[name] = format_number(value, lang) if is_number else value
-            for name, day in self._dates.items():
+            for name, day in dates.items():
                 current[name] = format_date(day, lang, self.texts)
                 if birth is not None:
                     age = age_on(date.fromisoformat(birth), day)
-                    current["age" if name == "reference_date" else f"age_{name}"] = age
+                    current["age" if name == REFERENCE else f"age_{name}"] = age
             for question in self.questionnaire.questions:
                 if question.type == "number" and answers.get(question.id) is not None:
                     current[question.id] = format_number(answers[question.id], lang)
             values[lang] = current
         return values
 
-    def evaluate(self, answers: Mapping[str, Any], *, consent: bool) -> Evaluation:
+    def evaluate(
+        self, answers: Mapping[str, Any], *, consent: bool, today: date | None = None
+    ) -> Evaluation:
         """An outcome with reasons for each programme of interest (all when none is chosen).
 
         Without consent, every criterion that reads a sensitive answer is "not assessed".
+        ``today`` replaces the engine's clock for this evaluation.
         """
+        day = today or self.today()
+        general = self.reference(None, day)
+        general_dates = self.dates(None, day)
         canonical, _ = self.normalise(answers)
-        effective = self._effective(canonical, consent)
-        ctx = Context(effective, self._dates)
+        effective = self._effective(canonical, consent, general_dates)
+        ctx = Context(effective, general_dates)
         explicit = self._explicit_programmes(answers)
         interests = effective.get("programmes") or []
         if explicit:
@@ -549,16 +774,27 @@ class Engine:
             ]
         else:
             programmes = list(self.rules.programmes)
-        values = self._text_values(effective)
         declined = frozenset() if consent else self._sensitive
-        results = tuple(
-            evaluate_programme(p, ctx, self.texts, values, declined) for p in programmes
-        )
+        results = []
+        for programme in programmes:
+            dates = self.dates(programme, day)
+            results.append(
+                evaluate_programme(
+                    programme,
+                    Context(effective, dates),
+                    self.texts,
+                    self._text_values(effective, dates),
+                    declined,
+                    self.age_date(programme, day),
+                )
+            )
         return Evaluation(
-            programmes=results,
+            programmes=tuple(results),
             disclaimer=self.rules.disclaimer,
-            reference_date=self.reference_date,
+            reference_date=general.day,
             consent=consent,
+            reference_basis=general.basis,
+            today=day,
         )
 
     # ---------------------------------------------------------------- display

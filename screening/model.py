@@ -27,10 +27,13 @@ LANGS = ("id", "en")
 QUESTION_TYPES = ("single", "multi", "yesno", "number", "date", "text")
 QuestionType: TypeAlias = Literal["single", "multi", "yesno", "number", "date", "text"]
 
-# Screening outcomes, least severe first (docs/ARCHITECTURE.md).
-OUTCOMES = ("eligible", "needs_preparation", "needs_medical_check", "not_eligible")
+# Screening outcomes, least severe first (docs/ARCHITECTURE.md). ``not_resident``: the city
+# programme is for residents of Kota Serang; the citizen is pointed to the national channel.
+OUTCOMES = ("eligible", "needs_preparation", "needs_medical_check", "not_resident", "not_eligible")
 NOT_ASSESSED = "not_assessed"
 CHECK_KINDS = ("answer", "medical", "legal")
+# Why ages were counted on a date (AgeDate.basis).
+AGE_BASES = ("today", "registration", "fixed", "entry")
 
 Text: TypeAlias = Mapping[str, str]
 
@@ -386,6 +389,14 @@ class Criterion:
 
 
 @dataclass(frozen=True)
+class Window:
+    """An announced registration window: ages are counted on ``day`` while it is still ahead."""
+
+    day: date
+    source: Text
+
+
+@dataclass(frozen=True)
 class Programme:
     """A programme's rules: which interest selects it and its criteria."""
 
@@ -395,20 +406,58 @@ class Programme:
     source: Text | None
     criteria: tuple[Criterion, ...]
     applies_when: Condition | None = None
+    registration_window: Window | None = None
 
     @property
     def questions(self) -> frozenset[str]:
         """Ids of the questions any criterion of this programme reads."""
         return frozenset(q for criterion in self.criteria for q in criterion.questions)
 
+    @property
+    def age_dates(self) -> frozenset[str]:
+        """Names of the dates this programme's age tests count on (``reference_date`` or a
+        cut-off)."""
+        return frozenset(
+            test.age_on
+            for criterion in self.criteria
+            for case in criterion.cases
+            for test in condition_tests(case.when)
+            if test.age_on is not None
+        )
+
+
+@dataclass(frozen=True)
+class Cutoff:
+    """A date ages are counted on in a round's entry year (GKS: 1 March, 1 September).
+
+    The round a check falls in: a check on or before ``closes`` (month, day) is judged for this
+    year's round, after it for next year's; the entry year is the round's year plus
+    ``entry_offset`` (GKS S1: applications in September, entry next March -> 1; GKS S2/S3:
+    applications until February, entry that autumn -> 0).
+    """
+
+    name: str
+    month: int
+    day: int
+    closes: tuple[int, int]
+    entry_offset: int
+    source: Text
+
+    def entry_year(self, on: date) -> int:
+        """The entry year of the round open (or next to open) on ``on``."""
+        round_year = on.year if (on.month, on.day) <= self.closes else on.year + 1
+        return round_year + self.entry_offset
+
+    def on(self, entry_year: int) -> date:
+        """The cut-off date in ``entry_year``."""
+        return date(entry_year, self.month, self.day)
+
 
 @dataclass(frozen=True)
 class RuleSet:
-    """All programmes plus the dates and thresholds they are measured against."""
+    """All programmes plus the cut-off dates and thresholds they are measured against."""
 
-    reference_date: date
-    gks_entry_year: int
-    cutoffs: Mapping[str, tuple[int, int]]
+    rounds: Mapping[str, Cutoff]
     params: Mapping[str, Any]
     disclaimer: Text
     programmes: tuple[Programme, ...]
@@ -417,10 +466,24 @@ class RuleSet:
         """The programme with this id, or ``None``."""
         return next((p for p in self.programmes if p.id == programme_id), None)
 
-    def cutoff_dates(self, entry_year: int | None = None) -> dict[str, date]:
-        """The named cut-off dates in the (given or configured) entry year."""
-        year = entry_year or self.gks_entry_year
-        return {name: date(year, month, day) for name, (month, day) in self.cutoffs.items()}
+    @property
+    def cutoffs(self) -> dict[str, tuple[int, int]]:
+        """Cut-off name -> (month, day)."""
+        return {name: (c.month, c.day) for name, c in self.rounds.items()}
+
+    def entry_years(self, on: date) -> dict[str, int]:
+        """Cut-off name -> the entry year of the round a check on ``on`` is judged for."""
+        return {name: cutoff.entry_year(on) for name, cutoff in self.rounds.items()}
+
+    def cutoff_dates(
+        self, entry_year: int | None = None, *, on: date | None = None
+    ) -> dict[str, date]:
+        """The named cut-off dates: all in ``entry_year`` when given, else each in the entry
+        year of the round a check on ``on`` (default: today) is judged for."""
+        if entry_year is not None:
+            return {name: cutoff.on(entry_year) for name, cutoff in self.rounds.items()}
+        day = on or date.today()
+        return {name: cutoff.on(cutoff.entry_year(day)) for name, cutoff in self.rounds.items()}
 
 
 def _parse_case(
@@ -493,37 +556,74 @@ def _parse_programme(pid: str, raw: Any, file: Path, params: Mapping[str, Any]) 
         source=_text(raw.get("source"), file, f"{pid}.source", optional=True),
         criteria=criteria,
         applies_when=applies_when,
+        registration_window=_parse_window(raw.get("registration_window"), file, pid),
+    )
+
+
+def _parse_window(raw: Any, file: Path, pid: str) -> Window | None:
+    if raw is None:
+        return None
+    entry = f"{pid}.registration_window"
+    raw = _mapping(raw, file, entry)
+    day = raw.get("date")
+    if not isinstance(day, date):
+        raise ScreeningDataError(file, entry, "needs a date like 2027-06-03 (or null)")
+    return Window(day=day, source=_required_text(raw.get("source"), file, f"{entry}.source"))
+
+
+def _month_day(raw: Any, file: Path, entry: str) -> tuple[int, int]:
+    value = _mapping(raw, file, entry)
+    try:
+        month, day = int(value["month"]), int(value["day"])
+        date(2000, month, day)  # a leap year: 29 February is a valid month and day
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ScreeningDataError(file, entry, "needs a valid month and day") from exc
+    return month, day
+
+
+def _parse_cutoff(name: str, raw: Any, file: Path) -> Cutoff:
+    entry = f"cutoffs.{name}"
+    raw = _mapping(raw, file, entry)
+    month, day = _month_day(raw, file, entry)
+    round_raw = _mapping(raw.get("round"), file, f"{entry}.round")
+    closes = _month_day(
+        round_raw.get("applications_close"), file, f"{entry}.round.applications_close"
+    )
+    offset = round_raw.get("entry_offset")
+    if not isinstance(offset, int) or isinstance(offset, bool) or not 0 <= offset <= 2:
+        raise ScreeningDataError(file, f"{entry}.round.entry_offset", "must be 0, 1 or 2")
+    return Cutoff(
+        name=name,
+        month=month,
+        day=day,
+        closes=closes,
+        entry_offset=offset,
+        source=_required_text(round_raw.get("source"), file, f"{entry}.round.source"),
     )
 
 
 def parse_rules(raw: Any, file: Path = RULES_FILE) -> RuleSet:
     """Build a :class:`RuleSet` from parsed YAML."""
     raw = _mapping(raw, file, "file")
-    reference = raw.get("reference_date")
-    if not isinstance(reference, date):
-        raise ScreeningDataError(file, "reference_date", "must be a date like 2026-06-01")
-    entry_year = raw.get("gks_entry_year")
-    if not isinstance(entry_year, int) or isinstance(entry_year, bool):
-        raise ScreeningDataError(file, "gks_entry_year", "must be a year like 2027")
-    cutoffs: dict[str, tuple[int, int]] = {}
-    for name, value in _mapping(raw.get("cutoffs") or {}, file, "cutoffs").items():
-        value = _mapping(value, file, f"cutoffs.{name}")
-        try:
-            date(entry_year, int(value["month"]), int(value["day"]))
-        except (KeyError, TypeError, ValueError) as exc:
+    for obsolete in ("reference_date", "gks_entry_year"):
+        if obsolete in raw:
             raise ScreeningDataError(
-                file, f"cutoffs.{name}", "needs a valid month and day"
-            ) from exc
-        cutoffs[str(name)] = (int(value["month"]), int(value["day"]))
+                file,
+                obsolete,
+                "no longer used: ages are counted on a programme's registration_window while it "
+                "is ahead, else on today's date; GKS entry years follow each cut-off's round",
+            )
+    cutoffs = {
+        str(name): _parse_cutoff(str(name), value, file)
+        for name, value in _mapping(raw.get("cutoffs") or {}, file, "cutoffs").items()
+    }
     params = dict(_mapping(raw.get("params") or {}, file, "params"))
     programmes_raw = _mapping(raw.get("programmes"), file, "programmes")
     programmes = tuple(
         _parse_programme(str(pid), body, file, params) for pid, body in programmes_raw.items()
     )
     rules = RuleSet(
-        reference_date=reference,
-        gks_entry_year=entry_year,
-        cutoffs=cutoffs,
+        rounds=cutoffs,
         params=params,
         disclaimer=_required_text(raw.get("disclaimer"), file, "disclaimer"),
         programmes=programmes,
@@ -627,6 +727,21 @@ TEXT_KEYS = (
     *(
         f"report.{key}"
         for key in ("title", "reference_date", "met", "next_step", "not_assessed", "source")
+    ),
+    *(f"report.age_on.{basis}" for basis in AGE_BASES),
+    "progress.exact",
+    "progress.estimate",
+    *(
+        f"minors.{key}"
+        for key in (
+            "work_blocked",
+            "guardian_needed",
+            "guardian_declined",
+            "subscribe_offer",
+            "relationship.father",
+            "relationship.mother",
+            "relationship.guardian",
+        )
     ),
     "report.no_programme",
     *(f"not_assessed.{key}" for key in ("declined", "missing", *CHECK_KINDS)),
@@ -745,6 +860,17 @@ class Reason:
 
 
 @dataclass(frozen=True)
+class AgeDate:
+    """The date ages are counted on and why: ``today`` (no announced window ahead),
+    ``registration`` (an announced registration window still ahead), ``fixed`` (given by the
+    caller, e.g. ``screen --reference-date``) or ``entry`` (a GKS cut-off in ``entry_year``)."""
+
+    day: date
+    basis: str
+    entry_year: int | None = None
+
+
+@dataclass(frozen=True)
 class ProgrammeResult:
     """The outcome for one programme: the most severe outcome among its assessed criteria."""
 
@@ -753,6 +879,7 @@ class ProgrammeResult:
     reasons: tuple[Reason, ...]
     name: Text = field(default_factory=dict)
     source: Text | None = None
+    age_date: AgeDate | None = None
 
     @property
     def not_assessed(self) -> tuple[Reason, ...]:
@@ -768,6 +895,14 @@ class Evaluation:
     disclaimer: Text
     reference_date: date
     consent: bool
+    # Why ages are counted on ``reference_date`` (see AgeDate.basis) and the day of the check.
+    reference_basis: str = "fixed"
+    today: date | None = None
+
+    @property
+    def reference(self) -> AgeDate:
+        """The general reference date with its basis."""
+        return AgeDate(self.reference_date, self.reference_basis)
 
     def outcome(self, programme_id: str) -> str | None:
         """The outcome for a programme, or ``None`` if it was not evaluated."""

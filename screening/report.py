@@ -14,6 +14,7 @@ from typing import Any
 from screening.engine import format_date
 from screening.model import (
     NOT_ASSESSED,
+    AgeDate,
     Evaluation,
     ProgrammeResult,
     Reason,
@@ -26,6 +27,18 @@ from screening.rules import severity
 MAX_REPORT_LENGTH = 3500
 
 
+def age_date_text(age_date: AgeDate, lang: str, texts: Texts | None = None) -> str:
+    """Which date ages were counted on and why, e.g. "Usia dihitung per 2 Desember 2026
+    (hari ini)." or "Usia dihitung per tanggal pendaftaran 1 Maret 2027."."""
+    texts = texts or load_texts()
+    return texts.get(
+        f"report.age_on.{age_date.basis}",
+        lang,
+        date=format_date(age_date.day, lang, texts),
+        year=age_date.entry_year or age_date.day.year,
+    )
+
+
 def _format_programme(
     result: ProgrammeResult,
     lang: str,
@@ -35,9 +48,12 @@ def _format_programme(
     *,
     steps: bool,
     sources: bool,
+    age_line: bool,
 ) -> list[str]:
     label = texts.get(f"outcomes.{result.outcome}", lang)
     lines = [bold(f"{esc(result.name.get(lang, result.programme))}: {esc(label)}")]
+    if age_line and result.age_date is not None:
+        lines.append(esc(age_date_text(result.age_date, lang, texts)))
     open_reasons = sorted(
         (r for r in result.reasons if r.outcome not in ("eligible", NOT_ASSESSED)),
         key=lambda r: -severity(r.outcome),
@@ -89,19 +105,27 @@ def _render(
     def bold(value: str) -> str:
         return f"<b>{value}</b>" if as_html else value
 
-    reference = format_date(evaluation.reference_date, lang, texts)
-    blocks = [
-        "\n".join(
-            [
-                bold(esc(texts.get("report.title", lang))),
-                esc(texts.get("report.reference_date", lang, date=reference)),
-            ]
-        )
-    ]
+    # One line for the date ages were counted on when every programme shares it; otherwise a
+    # line under each programme (an announced window, a GKS entry year).
+    age_dates = {r.age_date for r in evaluation.programmes if r.age_date is not None}
+    shared = next(iter(age_dates)) if len(age_dates) == 1 else None
+    header = [bold(esc(texts.get("report.title", lang)))]
+    if shared is not None or not age_dates:
+        header.append(esc(age_date_text(shared or evaluation.reference, lang, texts)))
+    blocks = ["\n".join(header)]
     if not evaluation.programmes:
         blocks.append(esc(texts.get("report.no_programme", lang)))
     for result in evaluation.programmes:
-        lines = _format_programme(result, lang, texts, bold, esc, steps=steps, sources=sources)
+        lines = _format_programme(
+            result,
+            lang,
+            texts,
+            bold,
+            esc,
+            steps=steps,
+            sources=sources,
+            age_line=shared is None,
+        )
         blocks.append("\n".join(lines))
     blocks.append(esc(evaluation.disclaimer[lang]))
     return "\n\n".join(blocks)
@@ -112,6 +136,9 @@ def evaluation_to_dict(evaluation: Evaluation, lang: str) -> dict[str, Any]:
     texts = load_texts()
     return {
         "reference_date": evaluation.reference_date.isoformat(),
+        "reference_basis": evaluation.reference_basis,
+        "reference_text": age_date_text(evaluation.reference, lang, texts),
+        "today": evaluation.today.isoformat() if evaluation.today else None,
         "consent": evaluation.consent,
         "programmes": [
             {
@@ -119,6 +146,7 @@ def evaluation_to_dict(evaluation: Evaluation, lang: str) -> dict[str, Any]:
                 "name": result.name.get(lang, result.programme),
                 "outcome": result.outcome,
                 "outcome_label": texts.get(f"outcomes.{result.outcome}", lang),
+                "age_date": _age_date_dict(result.age_date, lang, texts),
                 "reasons": [
                     {
                         "criterion": reason.criterion,
@@ -134,4 +162,15 @@ def evaluation_to_dict(evaluation: Evaluation, lang: str) -> dict[str, Any]:
             for result in evaluation.programmes
         ],
         "disclaimer": evaluation.disclaimer[lang],
+    }
+
+
+def _age_date_dict(age_date: AgeDate | None, lang: str, texts: Texts) -> dict[str, Any] | None:
+    if age_date is None:
+        return None
+    return {
+        "date": age_date.day.isoformat(),
+        "basis": age_date.basis,
+        "entry_year": age_date.entry_year,
+        "text": age_date_text(age_date, lang, texts),
     }

@@ -18,6 +18,7 @@ from screening.model import (
     NOT_ASSESSED,
     OUTCOMES,
     REFERENCE,
+    AgeDate,
     AllOf,
     AnyOf,
     Case,
@@ -54,16 +55,23 @@ class Context:
         return age_on(date.fromisoformat(str(raw)), self.dates[on])
 
 
-def holds(condition: Condition | None, ctx: Context) -> bool | None:
-    """Evaluate a condition: ``True``, ``False``, or ``None`` when an answer is missing."""
+def holds(
+    condition: Condition | None, ctx: Context, *, absent: frozenset[str] | None = None
+) -> bool | None:
+    """Evaluate a condition: ``True``, ``False``, or ``None`` when an answer is missing.
+
+    With ``absent`` given (looking ahead, e.g. for the progress counter), a missing answer is
+    undecided unless its question is in ``absent`` (it will never be asked): then a test on it is
+    false, except ``answered: false``.
+    """
     if condition is None:
         return True
     if isinstance(condition, Test):
-        return _test(condition, ctx)
+        return _test(condition, ctx, absent)
     if isinstance(condition, Not):
-        inner = holds(condition.item, ctx)
+        inner = holds(condition.item, ctx, absent=absent)
         return None if inner is None else not inner
-    results = [holds(item, ctx) for item in condition.items]
+    results = [holds(item, ctx, absent=absent) for item in condition.items]
     if isinstance(condition, AllOf):
         if False in results:
             return False
@@ -74,7 +82,11 @@ def holds(condition: Condition | None, ctx: Context) -> bool | None:
     return None if None in results else False
 
 
-def _test(test: Test, ctx: Context) -> bool | None:
+def _test(test: Test, ctx: Context, absent: frozenset[str] | None = None) -> bool | None:
+    if absent is not None and ctx.answers.get(test.question) is None:
+        if test.question not in absent:
+            return None
+        return test.op == "answered" and test.value is False
     if test.op == "answered":
         present = ctx.answers.get(test.question) is not None
         return present == test.value
@@ -152,11 +164,13 @@ def evaluate_programme(
     texts: Texts,
     values: Mapping[str, Mapping[str, Any]],
     declined: frozenset[str],
+    age_date: AgeDate | None = None,
 ) -> ProgrammeResult:
     """Decide every criterion of ``programme`` and combine them.
 
     ``values`` fills text placeholders per language; ``declined`` holds the ids of the
-    sensitive questions the citizen chose not to answer (no consent).
+    sensitive questions the citizen chose not to answer (no consent); ``age_date`` is the date
+    this programme's ages were counted on, reported with the result.
     """
     reasons: list[Reason] = []
     for criterion in programme.criteria:
@@ -199,6 +213,7 @@ def evaluate_programme(
         reasons=tuple(reasons),
         name=programme.name,
         source=programme.source,
+        age_date=age_date,
     )
 
 

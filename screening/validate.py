@@ -4,6 +4,8 @@ Beyond what the loaders enforce: unique ids, both languages, Telegram limits, co
 rules that refer to existing questions and choices (and only to earlier questions), sensitive
 questions that some rule actually needs, known text placeholders, and reachability: every case
 of every rule can be reached by some answers, and every programme can come out ``eligible``.
+A date in the rules that is already past (an announced registration window) is a warning: the
+engine then counts ages on today's date, and the window should be updated.
 """
 
 from __future__ import annotations
@@ -63,14 +65,16 @@ OPS_BY_TYPE: Mapping[str, frozenset[str]] = {
 
 @dataclass(frozen=True)
 class Problem:
-    """One problem in a data file."""
+    """One problem in a data file (``warning``: the data works but needs attention)."""
 
     file: str
     entry: str
     message: str
+    warning: bool = False
 
     def __str__(self) -> str:
-        return f"{self.file}: {self.entry}: {self.message}"
+        prefix = "warning: " if self.warning else ""
+        return f"{self.file}: {self.entry}: {prefix}{self.message}"
 
 
 def validate_screening_data(
@@ -79,8 +83,11 @@ def validate_screening_data(
     *,
     cpath: Path | None = None,
     tpath: Path | None = None,
+    today: date | None = None,
 ) -> list[Problem]:
-    """Every problem found in the questionnaire, rules, consent and texts files."""
+    """Every problem found in the questionnaire, rules, consent and texts files, and a warning
+    for every rule date before ``today`` (default: the system date)."""
+    today = today or date.today()
     qfile, rfile = qpath or QUESTIONNAIRE_FILE, rpath or RULES_FILE
     problems: list[Problem] = []
     raw_q = _read(qfile, problems)
@@ -103,7 +110,9 @@ def validate_screening_data(
     if questionnaire is not None:
         problems += _check_conditions(questionnaire, qfile.name)
     if questionnaire is not None and rules is not None:
-        problems += _check_rules(questionnaire, rules, rfile.name, qfile.name)
+        problems += _check_rules(questionnaire, rules, rfile.name, qfile.name, today)
+    if rules is not None:
+        problems += date_warnings(rules, today, rfile.name)
     try:
         problems += _check_consent(load_consent(cpath), (cpath or CONSENT_FILE).name)
     except ScreeningDataError as exc:
@@ -252,8 +261,26 @@ def _check_conditions(questionnaire: Questionnaire, file: str) -> Iterator[Probl
 # Rules
 
 
+def date_warnings(rules: RuleSet, today: date, file: str = RULES_FILE.name) -> list[Problem]:
+    """A warning for every registration window already past on ``today``."""
+    problems = []
+    for programme in rules.programmes:
+        window = programme.registration_window
+        if window is not None and window.day < today:
+            problems.append(
+                Problem(
+                    file,
+                    f"{programme.id}.registration_window",
+                    f"{window.day.isoformat()} is in the past: ages are counted on today's date "
+                    "until the next announcement's date is entered (or set it to null)",
+                    warning=True,
+                )
+            )
+    return problems
+
+
 def _check_rules(
-    questionnaire: Questionnaire, rules: RuleSet, file: str, qfile: str
+    questionnaire: Questionnaire, rules: RuleSet, file: str, qfile: str, today: date
 ) -> Iterator[Problem]:
     programmes_question = questionnaire.get("programmes")
     interests = {c.id for c in programmes_question.choices} if programmes_question else set()
@@ -270,7 +297,7 @@ def _check_rules(
                     yield from _check_test(test, questionnaire, file, entry, None)
             read_by_rules |= criterion.questions
             yield from _check_placeholders(criterion, questionnaire, rules, file, entry)
-            yield from _check_reachable(criterion, questionnaire, rules, file, entry)
+            yield from _check_reachable(criterion, questionnaire, rules, file, entry, today)
     for question in questionnaire.questions:
         if question.sensitive and question.id not in read_by_rules:
             yield Problem(qfile, question.id, "sensitive question that no rule reads")
@@ -336,10 +363,15 @@ def _candidates(question: Question, tests: list[Test], dates: Mapping[str, date]
 
 
 def _check_reachable(
-    criterion: Criterion, questionnaire: Questionnaire, rules: RuleSet, file: str, entry: str
+    criterion: Criterion,
+    questionnaire: Questionnaire,
+    rules: RuleSet,
+    file: str,
+    entry: str,
+    today: date,
 ) -> Iterator[Problem]:
     tests = [t for case in criterion.cases for t in condition_tests(case.when)]
-    dates = dates_for(rules.reference_date, rules.cutoff_dates())
+    dates = dates_for(today, rules.cutoff_dates(on=today))
     ids = sorted(q for q in criterion.questions if questionnaire.get(q) is not None)
     domains = [
         _candidates(questionnaire[qid], [t for t in tests if t.question == qid], dates)

@@ -77,6 +77,7 @@ def test_counts_by_kecamatan_programme_outcome_and_status(stats: Stats) -> None:
         ("eligible", 3),
         ("needs_preparation", 1),
         ("needs_medical_check", 1),
+        ("not_resident", 0),
         ("not_eligible", 1),
     )
     assert dict(stats.by_status) == {

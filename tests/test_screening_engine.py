@@ -525,7 +525,7 @@ def test_report_explains_what_is_open_with_next_steps(engine: Engine) -> None:
     text = format_evaluation(engine.evaluate(answers, consent=True), "id")
     assert "Kerja di Korea (EPS): Perlu pemeriksaan kesehatan" in text
     assert "Riwayat TBC (Perlu pemeriksaan kesehatan)" in text
-    assert "Langkah: " in text and "Usia dihitung pada 1 Juni 2026." in text
+    assert "Langkah: " in text and "Usia dihitung per 1 Mei 2026 (hari ini)." in text
     assert "✓ Sudah memenuhi: Usia, Pendidikan" in text
     assert text.index("Riwayat TBC") < text.index("Bahasa Korea (Perlu persiapan)")
 
@@ -564,7 +564,9 @@ def test_evaluation_to_dict(engine: Engine) -> None:
     evaluation = engine.evaluate(TYPICAL, consent=True)
     assert evaluation.outcomes() == {"eps_korea": "needs_preparation"}
     data = evaluation_to_dict(evaluation, "en")
-    assert data["reference_date"] == "2026-06-01" and data["consent"] is True
+    assert data["reference_date"] == "2026-05-01" and data["consent"] is True
+    assert data["reference_basis"] == "today" and data["today"] == "2026-05-01"
+    assert "(today)" in data["reference_text"]
     (eps,) = data["programmes"]
     assert eps["programme"] == "eps_korea" and eps["outcome"] == "needs_preparation"
     assert eps["outcome_label"] == "Needs preparation"

@@ -4,6 +4,8 @@ and each programme's outcome (and any pinned criterion) must match the table."""
 from __future__ import annotations
 
 import json
+from datetime import date
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -11,19 +13,41 @@ import pytest
 import yaml
 
 from screening.engine import Engine
-from screening.model import NOT_ASSESSED, load_questionnaire, load_rules
+from screening.model import NOT_ASSESSED, OUTCOMES, load_questionnaire, load_rules
 from screening.report import evaluation_to_dict
 
 TABLE = yaml.safe_load(
     (Path(__file__).parent / "data" / "screening_profiles.yaml").read_text(encoding="utf-8")
 )
 PROFILES: list[dict[str, Any]] = TABLE["profiles"]
-ENGINE = Engine(
-    load_questionnaire(),
-    load_rules(),
-    TABLE["reference_date"],
-    gks_entry_year=TABLE["gks_entry_year"],
-)
+
+
+@cache
+def _engine(
+    today: date, reference: date | None, window: date | None, entry_year: int | None
+) -> Engine:
+    return Engine(
+        load_questionnaire(),
+        load_rules(),
+        reference,
+        today=today,
+        window=window,
+        gks_entry_year=entry_year,
+    )
+
+
+def engine_for(profile: dict[str, Any]) -> Engine:
+    """The engine a profile is checked with: on its `today` (else the table's), with its
+    optional fixed `reference_date`, announced `window` and pinned `gks_entry_year`."""
+    return _engine(
+        profile.get("today", TABLE["today"]),
+        profile.get("reference_date"),
+        profile.get("window"),
+        profile.get("gks_entry_year"),
+    )
+
+
+ENGINE = engine_for({})
 
 
 def test_the_table_is_big_enough_and_names_are_unique() -> None:
@@ -34,7 +58,8 @@ def test_the_table_is_big_enough_and_names_are_unique() -> None:
 
 @pytest.mark.parametrize("profile", PROFILES, ids=[p["name"] for p in PROFILES])
 def test_profile(profile: dict[str, Any]) -> None:
-    evaluation = ENGINE.evaluate(profile["answers"], consent=profile.get("consent", True))
+    engine = engine_for(profile)
+    evaluation = engine.evaluate(profile["answers"], consent=profile.get("consent", True))
     for programme, expected in profile["expect"].items():
         assert evaluation.outcome(programme) == expected, programme
     results = {result.programme: result for result in evaluation.programmes}
@@ -42,11 +67,17 @@ def test_profile(profile: dict[str, Any]) -> None:
         programme, criterion = key.split(".")
         reason = next(r for r in results[programme].reasons if r.criterion == criterion)
         assert reason.outcome == expected, key
+    for programme, expected in (profile.get("age_on") or {}).items():
+        age_date = results[programme].age_date
+        assert age_date is not None, programme
+        assert (age_date.day, age_date.basis) == (expected["date"], expected["basis"]), programme
 
 
 @pytest.mark.parametrize("profile", PROFILES, ids=[p["name"] for p in PROFILES])
 def test_every_reason_is_complete_in_both_languages(profile: dict[str, Any]) -> None:
-    evaluation = ENGINE.evaluate(profile["answers"], consent=profile.get("consent", True))
+    evaluation = engine_for(profile).evaluate(
+        profile["answers"], consent=profile.get("consent", True)
+    )
     assert evaluation.programmes
     for result in evaluation.programmes:
         assert result.reasons
@@ -59,27 +90,28 @@ def test_every_reason_is_complete_in_both_languages(profile: dict[str, Any]) -> 
 
 
 def test_programme_outcome_is_the_most_severe_assessed_criterion() -> None:
-    order = ["eligible", "needs_preparation", "needs_medical_check", "not_eligible"]
     for profile in PROFILES:
         if profile.get("consent") is False:
             continue  # declined criteria raise the headline: see the next test
-        evaluation = ENGINE.evaluate(profile["answers"], consent=True)
+        evaluation = engine_for(profile).evaluate(profile["answers"], consent=True)
         for result in evaluation.programmes:
             assessed = [r.outcome for r in result.reasons if r.outcome != NOT_ASSESSED]
-            assert result.outcome == max(assessed, key=order.index)
+            assert result.outcome == max(assessed, key=OUTCOMES.index)
 
 
 def test_declined_health_questions_never_read_as_eligible() -> None:
     for profile in PROFILES:
-        eps = ENGINE.evaluate(profile["answers"], consent=False)
+        eps = engine_for(profile).evaluate(profile["answers"], consent=False)
         result = next((r for r in eps.programmes if r.programme == "eps_korea"), None)
         if result is not None:
-            assert result.outcome in ("needs_medical_check", "not_eligible"), profile["name"]
+            assert result.outcome in ("needs_medical_check", "not_resident", "not_eligible"), (
+                profile["name"]
+            )
 
 
 def test_without_consent_no_outcome_comes_from_health_or_legal_answers() -> None:
     for profile in PROFILES:
-        evaluation = ENGINE.evaluate(profile["answers"], consent=False)
+        evaluation = engine_for(profile).evaluate(profile["answers"], consent=False)
         eps = next((r for r in evaluation.programmes if r.programme == "eps_korea"), None)
         if eps is None:
             continue
@@ -107,12 +139,14 @@ def test_tb_history_never_rejects() -> None:
 def test_reference_date_override_moves_the_age_boundary() -> None:
     answers = {"programmes": ["korea_work"], "birth_date": "2008-09-01", "education": "smp"}
     assert ENGINE.evaluate(answers, consent=True).outcome("eps_korea") == "not_eligible"
-    later = Engine(load_questionnaire(), load_rules(), TABLE["reference_date"].replace(month=9))
+    later = Engine(load_questionnaire(), load_rules(), TABLE["today"].replace(month=9))
     assert later.evaluate(answers, consent=True).outcome("eps_korea") == "eligible"
 
 
-def test_default_reference_date_comes_from_the_rules_data() -> None:
-    assert Engine.default().reference_date == load_rules().reference_date
+def test_default_engine_counts_ages_on_today_when_no_window_is_announced() -> None:
+    engine = Engine.default(today=date(2026, 12, 2))
+    assert engine.reference_date == date(2026, 12, 2)
+    assert engine.reference().basis == "today"
 
 
 def test_missing_answers_are_not_assessed_rather_than_guessed() -> None:

@@ -136,6 +136,15 @@ async def test_delete_everything_then_nothing_is_left(bot: BotHarness) -> None:
     assert answer.text != text_of("reg_nik_ok", nik="3673********0001"), "the flow is gone"
 
 
+def files_holding(data_dir: Path, needles: list[str]) -> dict[str, list[str]]:
+    """Every file under ``data_dir`` and which of ``needles`` its bytes contain."""
+    return {
+        str(path.relative_to(data_dir)): [n for n in needles if n.encode() in path.read_bytes()]
+        for path in data_dir.rglob("*")
+        if path.is_file()
+    }
+
+
 async def test_after_hapusdata_no_file_holds_the_citizen(bot: BotHarness, data_dir: Path) -> None:
     """Through the real bot: register, ask a question, talk to staff, delete, stop the bot, then
     search every file under the data directory for the NIK, the phone and the name."""
@@ -147,12 +156,7 @@ async def test_after_hapusdata_no_file_holds_the_citizen(bot: BotHarness, data_d
     assert last(await bot.press(CITIZEN, confirm, "Ya, hapus")).text == text_of("data_deleted")
     await bot.stop()
 
-    needles = [NIK, "81234567890", "Siti Aminah", "Aminah"]
-    found = {
-        str(path.relative_to(data_dir)): [n for n in needles if n.encode() in path.read_bytes()]
-        for path in data_dir.rglob("*")
-        if path.is_file()
-    }
+    found = files_holding(data_dir, [NIK, "81234567890", "Siti Aminah", "Aminah"])
     assert "registrations.journal" in found and "kv.journal" in found, sorted(found)
     assert {path: hits for path, hits in found.items() if hits} == {}, "erased means gone"
 

@@ -126,11 +126,11 @@ async def test_korea_happy_path_is_eligible_and_saved(bot: BotHarness) -> None:
     [menu] = await bot.send(CITIZEN, "/start")
     first = await press(bot, menu, "scr:start")
     assert first.method == "editMessageText"  # the menu turns into the first question
-    assert "Cek kelayakan awal" in first.text and "Pertanyaan 1</b>" in first.text
+    assert "Cek kelayakan awal" in first.text and "Pertanyaan 1 " in first.text
     assert not any(d.startswith("scr:back") for _, d in first.buttons)
 
     screen = await walk(bot, first, KOREA_ELIGIBLE[:3])
-    assert "Pertanyaan 4 dari " in screen.text and "17-08-2001" in screen.text  # progress, hint
+    assert "Pertanyaan 4 " in screen.text and "17-08-2001" in screen.text  # progress, hint
     screen = await walk(bot, screen, KOREA_ELIGIBLE[3:])
 
     assert step_of(screen) == "consent"
@@ -230,7 +230,7 @@ async def test_back_returns_to_the_previous_answer_and_prunes(bot: BotHarness) -
     assert step_of(screen) == "domicile" and "Jawaban Anda sekarang: <b>Ya</b>" in screen.text
     # Not living in Kota Serang after all: the kecamatan question and its answer are dropped.
     screen = await walk(bot, screen, [("domicile", False)])
-    assert step_of(screen) == "birth_date" and "Pertanyaan 3 dari " in screen.text
+    assert step_of(screen) == "birth_date" and "Pertanyaan 3 " in screen.text
     session = stores(bot).kv.get("ptb_user_data", str(CITIZEN))["flow"]["state"]
     assert "kecamatan" not in session["answers"] and session["answers"]["domicile"] is False
 
@@ -252,7 +252,7 @@ async def test_cancel_forgets_the_answers(bot: BotHarness) -> None:
     assert "dibatalkan" in cancelled.text
     assert stores(bot).kv.get("ptb_user_data", str(CITIZEN)) is None
     first = await begin(bot)
-    assert "Pertanyaan 1</b>" in first.text
+    assert "Pertanyaan 1 " in first.text
     assert not any(label.startswith("✅") for label, _ in first.buttons)
 
     # The Cancel button does the same.
@@ -407,7 +407,7 @@ async def test_cekkelayakan_in_the_middle_resumes(bot: BotHarness) -> None:
 async def test_english_and_citizens_do_not_share_sessions(bot: BotHarness) -> None:
     other = CITIZEN + 1
     [english] = await bot.send(other, "/cekkelayakan", language_code="en")
-    assert "Question 1</b>" in english.text and "Which programmes" in english.text
+    assert "Question 1 " in english.text and "Which programmes" in english.text
     mine = await walk(bot, await begin(bot), KOREA_ELIGIBLE[:2])
     assert step_of(mine) == "kecamatan"
     theirs = await walk(bot, english, [("programmes", ["japan_work"])], user=other)

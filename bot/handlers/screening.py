@@ -73,7 +73,9 @@ def engine_of(svc: Services) -> Engine:
     """The engine, built once per process with the configured reference date."""
     engine = svc.extras.get("screening_engine")
     if engine is None:
-        engine = svc.extras["screening_engine"] = Engine.default(svc.config.reference_date)
+        engine = svc.extras["screening_engine"] = Engine.default(
+            svc.config.reference_date, tz=svc.config.timezone
+        )
     return engine
 
 
@@ -141,14 +143,13 @@ def _question_screen(
     svc: Services, engine: Engine, session: Session, lang: str
 ) -> tuple[Markup, InlineKeyboardMarkup]:
     texts, question = svc.texts, engine.question(session.step)
-    number, total = engine.progress(session.answers, question.id, consent=session.consent)
+    # Only the questions this citizen will see are counted; "about N more" while later
+    # answers can still change that (the count never jumps).
+    where = engine.progress_info(session.answers, question.id, consent=session.consent)
     section = engine.questionnaire.section(question.section)
     title = section.title[lang] if section else ""
-    # How many questions follow depends on the first answer: no total before it.
-    progress = (
-        texts.render("scr_progress", lang, number=number, total=total, section=title)
-        if number > 1
-        else texts.render("scr_progress_first", lang, section=title)
+    progress = texts.render(
+        "scr_progress", lang, where=where.text(lang, engine.texts), section=title
     )
     lines = [
         progress,

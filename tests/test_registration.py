@@ -397,3 +397,56 @@ def test_screening_outcomes_and_flow_steps() -> None:
     flow.complete("domicile", domicile_confirmed=False)
     flow.complete("phone", phone=E164)
     assert flow.pending() == "programmes", "no kecamatan for someone living elsewhere"
+
+
+# -- minors (UU PDP Pasal 25) -------------------------------------------------------------------
+
+MINOR_NIK = "3673010103100001"  # born 1 March 2010: 16 in December 2026
+
+
+async def minor_at_programmes(bot: BotHarness) -> Reply:
+    await to_nik_step(bot, CITIZEN, name="Budi Santoso")
+    nik_ok = last(await bot.send(CITIZEN, MINOR_NIK))
+    assert "persetujuan orang tua atau wali" in nik_ok.text, "said before anything else"
+    kecamatan = last(await bot.send(CITIZEN, PHONE))
+    kelurahan = last(await bot.press(CITIZEN, kecamatan, "Cipocok Jaya"))
+    return last(await bot.press(CITIZEN, kelurahan, "Karundang"))
+
+
+async def test_a_minor_cannot_register_for_work_and_nothing_is_stored(bot: BotHarness) -> None:
+    programmes = await minor_at_programmes(bot)
+    programmes = last(await bot.press(CITIZEN, programmes, "Korea"))
+    ended = last(await bot.press(CITIZEN, programmes, "Lanjut"))
+    assert "18 tahun" in ended.text and "1 Maret 2028" in ended.text, "when they can"
+    assert "sub:on" in {data for _, data in ended.buttons}, "an offer to subscribe"
+    assert stores_of(bot).registrations.get_by_user(CITIZEN) is None
+    assert bot.app is not None and "flow" not in bot.app.user_data.get(CITIZEN, {})
+
+
+async def test_a_minors_scholarship_needs_a_guardians_consent(bot: BotHarness) -> None:
+    programmes = await minor_at_programmes(bot)
+    programmes = last(await bot.press(CITIZEN, programmes, "Beasiswa"))
+    guardian = last(await bot.press(CITIZEN, programmes, "Lanjut"))
+    assert "orang tua atau wali" in guardian.text and "nama lengkap" in guardian.text
+    consent = last(await bot.send(CITIZEN, "Ahmad Santoso"))
+    assert "Ahmad Santoso" in consent.text
+    email = last(await bot.press(CITIZEN, consent, "ayahnya"))
+    assert email.text == text_of("reg_ask_email"), "no LPK training question for a scholarship"
+    summary = last(await bot.press(CITIZEN, email, "Lewati"))
+    last(await bot.press(CITIZEN, summary, "Kirim"))
+    record = stores_of(bot).registrations.get_by_user(CITIZEN)
+    assert record is not None and record["programmes"] == ["scholarship"]
+    guardian_consent = record["guardian_consent"]
+    assert guardian_consent["name"] == "Ahmad Santoso"
+    assert guardian_consent["relationship"] == "father" and guardian_consent["consent_version"]
+    assert stores_of(bot).consents.current(CITIZEN, "guardian")["granted"] is True
+
+
+async def test_a_guardian_who_declines_leaves_nothing(bot: BotHarness) -> None:
+    programmes = await minor_at_programmes(bot)
+    programmes = last(await bot.press(CITIZEN, programmes, "Beasiswa"))
+    await bot.press(CITIZEN, programmes, "Lanjut")
+    consent = last(await bot.send(CITIZEN, "Ahmad Santoso"))
+    declined = last(await bot.press(CITIZEN, consent, "Tidak setuju"))
+    assert "tidak menyimpan data" in declined.text and "1 Maret 2028" in declined.text
+    assert stores_of(bot).registrations.get_by_user(CITIZEN) is None

@@ -37,7 +37,7 @@ from telegram.ext import (
 
 from bot import flow
 from bot.handlers.faq import answer_text
-from bot.i18n import Markup, Texts
+from bot.i18n import Markup, Texts, escape
 from bot.menu import main_menu
 from bot.routing import pressed, router
 from bot.services import Services, services
@@ -57,7 +57,14 @@ from screening.identity import (
     parse_phone,
     phone_error_text,
 )
-from store import NikTakenError
+from screening.minors import (
+    GUARDIAN_RELATIONSHIPS,
+    WORK_INTERESTS,
+    guardian_consent_record,
+    minor_status,
+)
+from screening.model import load_texts as load_screening_texts
+from store import NikTakenError, clock
 
 log = logging.getLogger(__name__)
 
@@ -76,6 +83,8 @@ STEPS = (
     "kecamatan",
     "kelurahan",
     "programmes",
+    "guardian_name",
+    "guardian",
     "training",
     "email",
 )
@@ -100,6 +109,7 @@ SAVED_FIELDS = (
     "programmes",
     "training_willing",
     "email",
+    "guardian_consent",  # a minor's registration: who consented for them (UU PDP Pasal 25)
 )
 #: Which button (``reg:<action>:...``) belongs to which step; buttons of another step are stale.
 _BUTTON_STEP: dict[str, str | None] = {
@@ -111,13 +121,16 @@ _BUTTON_STEP: dict[str, str | None] = {
     "kel": "kelurahan",
     "prog": "programmes",
     "train": "training",
+    "guardian": "guardian",
     "email": "email",
     "send": None,
     "edit": None,
     "field": None,
     "summary": None,
 }
-_TEXT_STEPS = ("name", "nik", "phone", "email")
+_TEXT_STEPS = ("name", "nik", "phone", "email", "guardian_name")
+#: The version of the guardian's consent notice (``reg_guardian_consent``): bump when it changes.
+GUARDIAN_CONSENT_VERSION = "2026-12"
 
 _QUESTION_WORDS = frozenset(
     {
@@ -182,6 +195,10 @@ class Flow:
             return not str(self.data.get("nik", "")).startswith("3673")
         if step in ("kecamatan", "kelurahan"):
             return self.data.get("domicile_confirmed") is True
+        if step in ("guardian_name", "guardian"):  # a minor: a parent or guardian consents
+            return bool(self.data.get("minor")) and bool(self.data.get("programmes"))
+        if step == "training":  # LPK training is for the work programmes only
+            return any(p in WORK_INTERESTS for p in self.data.get("programmes") or ())
         return True
 
     def pending(self) -> str | None:
@@ -287,6 +304,16 @@ def _prompt(t: Turn, step: str) -> tuple[Markup, ReplyMarkup | None]:
         ]
         rows.append([(t.label("btn_reg_continue"), "reg:prog:done")])
         return t.text("reg_ask_programmes"), keyboard(rows)
+    if step == "guardian_name":
+        return t.text("reg_ask_guardian_name", age=t.flow.data["minor"]["age"]), None
+    if step == "guardian":
+        rows = [
+            [(t.label(f"btn_reg_guardian_{r}"), f"reg:guardian:{r}")]
+            for r in GUARDIAN_RELATIONSHIPS
+        ]
+        rows.append([(t.label("btn_reg_guardian_no"), "reg:guardian:no")])
+        name = t.flow.data.get("guardian_name") or ""
+        return t.text("reg_guardian_consent", guardian=name), keyboard(rows)
     if step == "training":
         rows = [
             [(t.label("btn_reg_willing"), "reg:train:yes")],
@@ -595,10 +622,53 @@ async def _on_kelurahan(t: Turn, arg: str) -> None:
 async def _on_programme(t: Turn, arg: str) -> None:
     chosen: list[str] = list(t.flow.data.get("programmes") or [])
     if arg == "done":
+        if t.flow.data.get("minor") and await _minor_stops(t, chosen):
+            return
         t.flow.complete("programmes")
     elif arg in PROGRAMMES:
         chosen = [p for p in chosen if p != arg] if arg in chosen else [*chosen, arg]
         t.flow.data["programmes"] = [p for p in PROGRAMMES if p in chosen]
+    await ask(t)
+
+
+async def _minor_stops(t: Turn, chosen: list[str]) -> bool:
+    """A minor's choice of programmes: work programmes wait for their 18th birthday (said with
+    the date); with nothing left the registration ends and nothing is stored. True if it ended."""
+    status = minor_status(t.flow.data["minor"]["birth_date"], chosen, clock.today())
+    if not status.work_blocked:
+        return False
+    notes = Markup("\n\n".join(escape(m) for m in status.messages(t.lang)))
+    if status.allowed_interests:
+        t.flow.data["programmes"] = list(status.allowed_interests)
+        t.flow.complete("programmes")
+        await ask(t, notes)
+        return True
+    await t.end()
+    rows = [[(t.label("btn_reg_subscribe"), "sub:on")], [(t.label("btn_home"), "m:home")]]
+    await show(t.update, notes, keyboard(rows))
+    return True
+
+
+async def _on_guardian(t: Turn, arg: str) -> None:
+    """The parent or guardian consents (naming their relationship) or declines."""
+    if arg not in GUARDIAN_RELATIONSHIPS:
+        adult_on = minor_status(t.flow.data["minor"]["birth_date"], [], clock.today()).adult_on
+        await t.end()  # nothing of the minor is kept
+        words = load_screening_texts()
+        day = f"{adult_on.day} {words.month_names(t.lang)[adult_on.month - 1]} {adult_on.year}"
+        text = escape(words.get("minors.guardian_declined", t.lang, adult_on=day))
+        await show(t.update, text, keyboard([[(t.label("btn_home"), "m:home")]]))
+        return
+    record = guardian_consent_record(
+        name=str(t.flow.data.get("guardian_name") or ""),
+        relationship=arg,
+        consent_version=GUARDIAN_CONSENT_VERSION,
+        at=clock.utc_now(),
+    )
+    await t.svc.call(
+        t.svc.stores.consents.record, t.user_id, "guardian", GUARDIAN_CONSENT_VERSION, True
+    )
+    t.flow.complete("guardian", guardian_consent=record)
     await ask(t)
 
 
@@ -641,6 +711,7 @@ _BUTTONS = {
     "kel": _on_kelurahan,
     "prog": _on_programme,
     "train": _on_training,
+    "guardian": _on_guardian,
     "email": _on_email_skip,
     "send": _on_send,
     "edit": _on_edit,
@@ -728,7 +799,17 @@ async def _take_nik(t: Turn, message: Message, text: str) -> None:
     else:
         t.flow.reopen("domicile")
     t.flow.complete("nik", nik=info.nik)
-    await ask(t, t.text("reg_nik_ok", nik=mask_nik(info.nik)))
+    lead = t.text("reg_nik_ok", nik=mask_nik(info.nik))
+    status = minor_status(info.birth_date, [], clock.today())
+    if status.minor:  # under 18: work waits, a scholarship needs a parent's or guardian's consent
+        t.flow.data["minor"] = {"age": status.age, "birth_date": info.birth_date.isoformat()}
+        t.flow.reopen("programmes", "guardian_name", "guardian")
+        notes = status.messages(t.lang)  # no programme chosen yet: the guardian's consent
+        lead = Markup("\n\n".join([lead, *(escape(n) for n in notes)]))
+    else:
+        t.flow.data.pop("minor", None)
+        t.flow.data.pop("guardian_consent", None)
+    await ask(t, lead)
 
 
 def _declared_birth_date(value: Any) -> date | None:
@@ -781,7 +862,22 @@ async def _take_email(t: Turn, message: Message, text: str) -> None:
     await ask(t)
 
 
-_TAKERS = {"name": _take_name, "nik": _take_nik, "phone": _take_phone, "email": _take_email}
+async def _take_guardian_name(t: Turn, message: Message, text: str) -> None:
+    name = clean_name(text)
+    if name is None:
+        await reply(t.update, t.text("reg_name_invalid"))
+        return
+    t.flow.complete("guardian_name", guardian_name=name)
+    await ask(t)
+
+
+_TAKERS = {
+    "name": _take_name,
+    "nik": _take_nik,
+    "phone": _take_phone,
+    "email": _take_email,
+    "guardian_name": _take_guardian_name,
+}
 
 
 # -- registration -----------------------------------------------------------------------------
@@ -816,6 +912,7 @@ for _name, *_fields in (
     ("kel", "kelurahan"),
     ("prog", "programme"),
     ("train", "answer"),
+    ("guardian", "relationship"),
     ("email", "choice"),
     ("send",),
     ("edit",),

@@ -450,3 +450,15 @@ async def test_a_guardian_who_declines_leaves_nothing(bot: BotHarness) -> None:
     declined = last(await bot.press(CITIZEN, consent, "Tidak setuju"))
     assert "tidak menyimpan data" in declined.text and "1 Maret 2028" in declined.text
     assert stores_of(bot).registrations.get_by_user(CITIZEN) is None
+
+
+async def test_a_nik_typed_at_the_phone_step_is_removed_and_called_a_nik(bot: BotHarness) -> None:
+    await to_phone_step(bot, CITIZEN)
+    since = len(bot.emu.calls)
+    told = last(await bot.send(CITIZEN, "3673014101990001"))
+    assert "NIK" in told.text and "rumah/kantor" not in told.text
+    assert any(c.method == "deleteMessage" and c.ok for c in bot.emu.calls[since:])
+    [[share]] = told.params["reply_markup"]["keyboard"]
+    assert share["request_contact"] is True, "the phone step is asked again, its button with it"
+    kecamatan = last(await bot.send(CITIZEN, PHONE))
+    assert "Cipocok Jaya" in str(kecamatan.buttons), "then the phone is taken as usual"

@@ -142,6 +142,7 @@ _QUESTION_WORDS = frozenset(
 )
 _NAME_CHAR = re.compile(r"[^\W\d_]|[ .,'’-]")
 _DIGIT = re.compile(r"\d")
+NIK_DIGITS = 16
 
 
 # -- pure helpers -----------------------------------------------------------------------------
@@ -766,11 +767,16 @@ async def _take_name(t: Turn, message: Message, text: str) -> None:
     await ask(t)
 
 
-async def _take_nik(t: Turn, message: Message, text: str) -> None:
-    try:  # before anything else: the NIK leaves the chat
+async def _delete(message: Message) -> None:
+    """Take a message holding a NIK out of the chat (a phone left in the open is at risk)."""
+    try:
         await message.delete()
     except BadRequest as exc:
         log.info("the NIK message could not be deleted: %s", exc)
+
+
+async def _take_nik(t: Turn, message: Message, text: str) -> None:
+    await _delete(message)  # before anything else: the NIK leaves the chat
     try:
         info = parse_nik(text)
     except InvalidNik as error:
@@ -820,6 +826,11 @@ def _declared_birth_date(value: Any) -> date | None:
 
 
 async def _take_phone(t: Turn, message: Message, text: str) -> None:
+    if len(_DIGIT.findall(text)) == NIK_DIGITS:  # no phone has 16 digits: a NIK, typed here
+        await _delete(message)
+        _, markup = _prompt(t, "phone")
+        await reply(t.update, t.text("reg_phone_is_nik"), markup)
+        return
     try:
         phone = parse_phone(text)
     except InvalidPhone as error:

@@ -62,6 +62,21 @@ class BroadcastConfig:
 
 
 @dataclass(frozen=True)
+class OfficeConfig:
+    """Where citizens can go or call when no staff member can take the conversation in the
+    bot; filled by the Disnaker's admin (never invented: empty fields are left out)."""
+
+    address: str | None = None
+    hours: str | None = None
+    phone: str | None = None
+    website: str | None = None
+
+    def as_dict(self) -> dict[str, str]:
+        fields = ("address", "hours", "phone", "website")
+        return {key: value for key in fields if (value := getattr(self, key))}
+
+
+@dataclass(frozen=True)
 class Config:
     path: Path
     token: str | None = field(repr=False)  # printing a Config never shows it
@@ -73,6 +88,7 @@ class Config:
     faq: FaqConfig = field(default_factory=FaqConfig)
     reference_date: date | None = None
     retention_days: int = 730
+    office: OfficeConfig = field(default_factory=OfficeConfig)
     broadcast: BroadcastConfig = field(default_factory=BroadcastConfig)
 
     @property
@@ -139,6 +155,7 @@ _KNOWN_KEYS = {
     "faq": {"threshold", "margin", "max_suggestions"},
     "screening": {"reference_date"},
     "privacy": {"retention_days"},
+    "office": {"address", "hours", "phone", "website"},
     "broadcast": {
         "rate_per_second",
         "per_chat_interval_seconds",
@@ -221,6 +238,19 @@ def load_config(
         ),
     )
 
+    office_raw = r.section("office")
+    office_values: dict[str, str | None] = {}
+    for key in ("address", "hours", "phone", "website"):
+        value = office_raw.get(key)
+        if value is not None and not isinstance(value, str | int):
+            r.problem(f"office.{key}", "must be text or null")
+            value = None
+        office_values[key] = " ".join(str(value).split()) or None if value is not None else None
+    website = office_values["website"]
+    if website and not website.startswith("https://"):
+        r.problem("office.website", "must be an https:// address")
+    office = OfficeConfig(**office_values)
+
     api_url = (env.get("TELEGRAM_API_URL") or "").rstrip("/") or None
     if api_url and not api_url.startswith(("http://", "https://")):
         r.problems.append("environment: TELEGRAM_API_URL: must start with http:// or https://")
@@ -239,4 +269,5 @@ def load_config(
         reference_date=ref,
         retention_days=retention,
         broadcast=broadcast,
+        office=office,
     )

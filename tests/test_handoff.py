@@ -259,10 +259,30 @@ async def test_without_a_group_staff_get_it_privately_and_the_citizen_ends_it(
     assert emu.rejected == []
 
 
+async def test_the_configured_office_is_shown_when_no_staff_can_answer(
+    emu: BotAPIEmulator, tmp_path: Path
+) -> None:
+    from dataclasses import replace
+
+    from bot.config import OfficeConfig
+    from tests.harness import make_config
+
+    office = OfficeConfig(address="Jl. Contoh No. 1, Kota Serang", hours="Senin–Jumat 08.00–16.00")
+    config = replace(make_config(emu, tmp_path / "data"), office=office)
+    bot = await BotHarness(emu, config).start()
+    try:
+        [contact] = await bot.send(CITIZEN, "/petugas")
+    finally:
+        await bot.stop()
+    assert "📍 Alamat: Jl. Contoh No. 1, Kota Serang" in contact.text
+    assert "Senin–Jumat 08.00–16.00" in contact.text and "Telepon" not in contact.text
+
+
 async def test_without_any_staff_the_contact_details_are_shown(bot: BotHarness) -> None:
     [welcome] = await bot.send(CITIZEN, "/start")
     [contact] = await bot.press(CITIZEN, welcome, "Hubungi petugas")
-    assert contact.text == TEXTS.get("handoff_unavailable", "id")
+    assert contact.text.startswith("☎️ <b>Hubungi petugas</b>")
+    assert "belum diisi" in contact.text, "an office block not filled in is said so, not invented"
     [command] = await bot.send(CITIZEN, "/petugas")
     assert command.text == contact.text
     [faq_answer] = await bot.send(CITIZEN, "syarat umur")

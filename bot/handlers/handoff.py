@@ -62,6 +62,18 @@ async def tickets_of(svc: Services) -> Tickets:
     return svc.stores.handoff
 
 
+def office_block(svc: Services, lang: str) -> Markup:
+    """The office's address, hours, phone and website from config.yaml (``office``), for a
+    citizen no staff member can answer in the bot; says plainly what was not filled in."""
+    known = svc.config.office.as_dict()
+    if not known:
+        return svc.texts.render("office_unknown", lang)
+    lines = [
+        svc.texts.render(f"office_line_{key}", lang, value=value) for key, value in known.items()
+    ]
+    return Markup("\n".join(lines))
+
+
 def destinations(svc: Services) -> list[int]:
     """Where citizens' messages go: the staff group, else each staff member privately."""
     staff = svc.config.staff
@@ -113,7 +125,9 @@ async def contact(update: Update, context: Context) -> None:
         return
     if not destinations(svc):
         await reply(
-            update, svc.texts.render("handoff_unavailable", lang), main_menu(svc.texts, lang)
+            update,
+            svc.texts.render("handoff_unavailable", lang, office=office_block(svc, lang)),
+            main_menu(svc.texts, lang),
         )
         return
     tickets = await tickets_of(svc)
@@ -178,7 +192,11 @@ async def _from_citizen(update: Update, context: Context, svc: Services, tickets
         await svc.call(tickets.link, sent.chat_id, sent.message_id, ticket["id"])
         delivered += 1
     if not delivered:
-        await reply(update, svc.texts.render("handoff_not_sent", lang), _end_keyboard(svc, lang))
+        await reply(
+            update,
+            svc.texts.render("handoff_not_sent", lang, office=office_block(svc, lang)),
+            _end_keyboard(svc, lang),
+        )
         return
     await svc.call(tickets.count_message, ticket["id"])
     text = svc.texts.render("handoff_sent", lang)

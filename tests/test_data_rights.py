@@ -52,6 +52,25 @@ async def test_my_data_shows_everything_masked(bot: BotHarness) -> None:
     assert mine.button("Hapus") == "data:delete"
 
 
+async def test_my_answers_are_shown_sensitive_ones_behind_a_tap(bot: BotHarness) -> None:
+    answers = {**ANSWERS, "tb_history": False}
+    stores_of(bot).screenings.save(CITIZEN, answers, RESULT, True)
+    [mine] = await bot.send(CITIZEN, "/dataku")
+    assert "Jawaban umum yang disimpan: 3 jawaban" in mine.text
+    assert "Jawaban kesehatan dan catatan hukum yang disimpan: 1 jawaban" in mine.text
+    [general] = await bot.press(CITIZEN, mine, "Lihat jawaban saya")
+    assert "01-01-1999" in general.text or "1999" in general.text
+    assert "TBC" not in general.text, "health answers only after a second tap"
+    [health] = await bot.press(CITIZEN, general, "kesehatan")
+    assert "TBC" in health.text and "Tidak" in health.text
+
+
+async def test_a_citizen_never_asked_health_questions_is_told_none(bot: BotHarness) -> None:
+    stores_of(bot).screenings.save(CITIZEN, ANSWERS, RESULT, True)
+    [mine] = await bot.send(CITIZEN, "/dataku")
+    assert "Jawaban kesehatan dan catatan hukum yang disimpan: tidak ada" in mine.text
+
+
 async def test_correcting_a_field_validates_and_saves_it(bot: BotHarness) -> None:
     await register(bot, CITIZEN)
     [mine] = await bot.send(CITIZEN, "/dataku")

@@ -30,6 +30,7 @@ from bot.menu import main_menu
 from bot.routing import Handler, Stale, pressed, router
 from bot.services import Services, services
 from bot.ui import answer, keyboard, reply, show
+from screening.engine import Engine
 from screening.identity import mask_phone
 from screening.model import load_rules, load_texts
 from store.clock import format_local
@@ -137,10 +138,68 @@ def _screening(texts: Texts, lang: str, screening: Mapping[str, Any], date: str)
         lines.append(
             str(texts.render("data_outcome_line", lang, programme=name, outcome=outcome_label))
         )
-    stored = texts.get("btn_reg_yes" if screening.get("answers") else "btn_reg_no", lang)
+    answers = screening.get("answers") or {}
+    sensitive = [q for q in _questions() if q.sensitive and q.id in answers]
+    general = len(answers) - len(sensitive)
     return texts.render(
-        "data_screening", lang, date=date, outcomes=Markup("\n".join(lines)), answers=stored
+        "data_screening",
+        lang,
+        date=date,
+        outcomes=Markup("\n".join(lines)),
+        general=texts.render("data_answers_count", lang, count=general)
+        if general
+        else texts.render("data_answers_none", lang),
+        sensitive=texts.render("data_answers_count", lang, count=len(sensitive))
+        if sensitive
+        else texts.render("data_answers_none", lang),
     )
+
+
+def _questions() -> list[Any]:
+    return list(Engine.default().questionnaire.questions)
+
+
+def answers_screen(
+    svc: Services, lang: str, screening: Mapping[str, Any] | None, *, sensitive: bool
+) -> tuple[Markup, InlineKeyboardMarkup]:
+    """The citizen's own stored answers: general ones, or (after a second tap) the health and
+    legal ones; "tidak ada" when none are stored."""
+    texts, engine = svc.texts, Engine.default()
+    answers = (screening or {}).get("answers") or {}
+    lines = [
+        str(
+            texts.render(
+                "data_answer_line",
+                lang,
+                question=question.text[lang],
+                answer=engine.format_answer(question, answers[question.id], lang),
+            )
+        )
+        for question in engine.questionnaire.questions
+        if question.id in answers and question.sensitive == sensitive
+    ]
+    title = texts.render("data_answers_sensitive" if sensitive else "data_answers_title", lang)
+    body = "\n".join(lines) if lines else str(texts.render("data_answers_none", lang))
+    rows: list[list[tuple[str, str]]] = []
+    has_sensitive = any(q.sensitive and q.id in answers for q in engine.questionnaire.questions)
+    if not sensitive and has_sensitive:
+        rows.append([(texts.get("btn_data_answers_sensitive", lang), "data:answers:sensitive")])
+    rows.append([(texts.get("btn_back", lang), "data:view")])
+    return Markup(f"{title}\n\n{body}"), keyboard(rows)
+
+
+async def show_answers(update: Update, context: ContextTypes.DEFAULT_TYPE, *kind: str) -> None:
+    """``data:answers`` (general answers) and ``data:answers:sensitive`` (health, legal)."""
+    if kind not in ((), ("sensitive",)):
+        raise Stale(kind[0])
+    svc = services(context)
+    user = update.effective_user
+    assert user is not None
+    lang = await svc.language(user)
+    await answer(update.callback_query)
+    screening = await svc.call(svc.stores.screenings.get, user.id)
+    text, markup = answers_screen(svc, lang, screening, sensitive=bool(kind))
+    await show(update, text, markup)
 
 
 def my_data_keyboard(texts: Texts, lang: str, found: Mapping[str, Any]) -> InlineKeyboardMarkup:
@@ -152,6 +211,8 @@ def my_data_keyboard(texts: Texts, lang: str, found: Mapping[str, Any]) -> Inlin
             for name in registration.FIELD_STEPS
         ]
         rows += [fixes[i : i + 2] for i in range(0, len(fixes), 2)]
+    if (found["screening"] or {}).get("answers"):
+        rows.append([(texts.get("btn_data_answers", lang), "data:answers")])
     if any(c["granted"] for c in _current_consents(found["consents"]).values()):
         rows.append([(texts.get("btn_data_withdraw", lang), "data:withdraw")])
     if any(found[key] for key in ("registration", "screening", "consents", "subscribed")):
@@ -336,3 +397,4 @@ router.action("data", "fix", "field").handles(pressed(fix))
 router.action("data", "withdraw", "confirm?").handles(_two_step(withdraw, withdraw_confirmed))
 router.action("data", "delete", "confirm?").handles(_two_step(delete, delete_confirmed))
 router.action("data", "keep").handles(pressed(keep))
+router.action("data", "answers", "kind?").handles(show_answers)

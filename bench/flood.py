@@ -251,11 +251,15 @@ def report(figures: dict[str, Any], timeout: float) -> bool:
     padded.sort()
     p95 = padded[int(0.95 * (len(padded) - 1))]
     p50 = statistics.median(padded)
-    bound = ">=" if unanswered and p95 >= timeout else ""
+
+    def shown(seconds: float) -> str:
+        at_least = "≥ " if unanswered and seconds >= timeout else ""
+        return f"{at_least}{seconds * 1000:.0f} ms"
+
     print(
-        f"{figures['kind']:<6} citizens' replies n={figures['asked']} "
-        f"p50={p50 * 1000:.0f} ms p95={bound}{p95 * 1000:.0f} ms "
-        f"max={padded[-1] * 1000:.0f} ms unanswered within {timeout:g} s: {unanswered}"
+        f"{figures['kind']:<6} citizens' replies n={figures['asked']} p50 {shown(p50)}, "
+        f"p95 {shown(p95)}, max {shown(padded[-1])}; not answered within {timeout:g} s: "
+        f"{unanswered}"
     )
     print(
         f"       staff-group notices sent {figures['staff_notices']}, flood-group replies "

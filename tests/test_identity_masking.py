@@ -78,7 +78,8 @@ def spelled(draw: st.DrawFn, digits: str, separators: list[str]) -> str:
     out = []
     for index, digit in enumerate(digits):
         if index and draw(st.integers(0, 4)) == 0:
-            out.append("".join(draw(st.lists(st.sampled_from(separators), min_size=1, max_size=3))))
+            run = draw(st.lists(st.sampled_from(separators), min_size=1, max_size=3))
+            out.append("".join(run))
         out.append(digit)
     return "".join(out)
 
@@ -98,7 +99,7 @@ def nik_forms(draw: st.DrawFn) -> tuple[str, str]:
 
 @st.composite
 def phone_forms(draw: st.DrawFn) -> tuple[str, str]:
-    national = "8" + "".join(draw(st.lists(st.sampled_from("0123456789"), min_size=8, max_size=11)))
+    national = "8" + draw(st.text("0123456789", min_size=8, max_size=11))
     prefix = draw(st.sampled_from(PHONE_PREFIXES))
     plus, digits = ("+", prefix[1:]) if prefix.startswith("+") else ("", prefix)
     raw = plus + draw(spelled(digits + national, PHONE_SEPARATORS))

@@ -65,7 +65,7 @@ def group_questions(items: Sequence[Mapping[str, Any]], *, threshold: float = 80
         key = normalise(str(item["text"]))
         cluster = exact.get(key)
         if cluster is None:
-            cluster = exact[key] = _Cluster(representative=redact(str(item["text"])))
+            cluster = exact[key] = _Cluster(representative=str(item["text"]))
         cluster.add([str(item["id"])], str(item.get("at") or ""))
 
     # 2. Fuzzy-merge the distinct texts into groups, most asked first so they become the
@@ -92,7 +92,7 @@ def group_questions(items: Sequence[Mapping[str, Any]], *, threshold: float = 80
 
     result = [
         Group(
-            representative=group.representative,
+            representative=redact(group.representative),
             count=len(group.ids),
             ids=tuple(group.ids),
             last_at=group.last_at,

@@ -1,7 +1,6 @@
-import stat
-
 """Desk statistics, their report and chart, and the grouping of unanswered questions."""
 
+import stat
 import subprocess
 import sys
 import time

@@ -8,10 +8,20 @@ interactive lane before the bulk lane. Bulk requests are marked by the sender wi
 ``rate_limit_args=BULK``; they are granted evenly spaced (never a burst that fills the window),
 so a citizen's reply only ever waits for the next free slot, never behind the bulk queue.
 
+The budget holds however late a send reaches Telegram. Telegram counts a request when it
+receives it, which is some time between our grant and our reading the answer; with the CPU busy
+that gap varies, and sends granted evenly but delayed differently could pack more than the
+budget into one second. So a request occupies its place in the window from its grant until one
+second after its answer came back (in flight, then recently done): any one-second window of
+arrivals then holds at most ``overall_per_second`` requests. The per-chat and per-group limits
+are counted the same way, from the answer.
+
 Per chat: a bulk message goes to a chat only when nothing was sent there for
 ``per_chat_interval`` seconds, and a reply waits out that interval only after a bulk message, so
 announcements never collide with a conversation. Replies to one citizen may come in a short burst,
-as Telegram allows. Groups keep ``group_per_minute`` (20) messages a minute.
+as Telegram allows. Groups keep ``group_per_minute`` (20) messages a minute. A request that has to
+wait gives back its update's processing slot (``bot.processing.release_slot``), so a flood of
+relays into the staff group never holds the slots citizens' updates need.
 
 A 429 (``RetryAfter``) pauses every request for ``retry_after``; interactive requests are then
 retried (``max_retries``), bulk ones are handed back to the broadcast core, which re-queues them.
@@ -32,6 +42,8 @@ from typing import Any
 
 from telegram.error import RetryAfter
 from telegram.ext import BaseRateLimiter
+
+from bot.processing import release_slot
 
 log = logging.getLogger(__name__)
 
@@ -87,10 +99,13 @@ class PriorityRateLimiter(BaseRateLimiter[Lane]):
         self.group_per_minute = group_per_minute
         self.max_retries = max_retries
         self._clock = clock
-        self._window: deque[float] = deque()  # grant times within the last second
+        self._window: deque[float] = deque()  # answer times within the last second
+        self._in_flight = 0  # granted, answer not yet back
+        self._chat_in_flight: dict[int | str, int] = {}
+        self._bulk_in_flight: dict[int | str, int] = {}
         self._last_any: dict[int | str, float] = {}
         self._last_bulk: dict[int | str, float] = {}
-        self._groups: dict[int | str, deque[float]] = {}
+        self._groups: dict[int | str, deque[float]] = {}  # answer times within the minute
         self._interactive: deque[_Waiter] = deque()
         self._bulk: deque[_Waiter] = deque()
         self._paused_until = 0.0
@@ -138,10 +153,11 @@ class PriorityRateLimiter(BaseRateLimiter[Lane]):
         bulk = rate_limit_args is Lane.BULK
         chat = _chat_key(data.get("chat_id"))
         for attempt in range(self.max_retries + 1):
+            waiter = None
             if chat is None:
                 await self._unpaused()
             else:
-                await self._admit(chat, bulk)
+                waiter = await self._admit(chat, bulk)
             try:
                 return await callback(*args, **kwargs)
             except RetryAfter as error:
@@ -151,6 +167,9 @@ class PriorityRateLimiter(BaseRateLimiter[Lane]):
                 log.warning("Telegram asked to slow down for %.1f s (%s)", seconds, endpoint)
                 if bulk or attempt == self.max_retries:
                     raise
+            finally:
+                if waiter is not None:
+                    self._answered(waiter, self._clock())
         raise AssertionError("unreachable")  # pragma: no cover
 
     # -- the dispatcher -------------------------------------------------------------------
@@ -161,17 +180,38 @@ class PriorityRateLimiter(BaseRateLimiter[Lane]):
         if delay > 0:
             await asyncio.sleep(delay)
 
-    async def _admit(self, chat: int | str, bulk: bool) -> None:
+    async def _admit(self, chat: int | str, bulk: bool) -> _Waiter:
         group = isinstance(chat, str) or chat < 0
         waiter = _Waiter(chat, bulk, group)
         (self._bulk if bulk else self._interactive).append(waiter)
+        if not self._may_go_now(waiter, self._clock()):
+            release_slot()  # a wait for the budget needs no processing slot
         self._poke()
         try:
             await waiter.granted
         except asyncio.CancelledError:
             with contextlib.suppress(ValueError):
                 (self._bulk if bulk else self._interactive).remove(waiter)
+            if waiter.granted.done() and not waiter.granted.cancelled():
+                self._answered(waiter, self._clock())  # granted, then cancelled: never sent
             raise
+        return waiter
+
+    def _may_go_now(self, waiter: _Waiter, now: float) -> bool:
+        """Whether ``waiter`` would be granted at once (nothing ahead of it, budget free)."""
+        queue = self._bulk if waiter.bulk else self._interactive
+        ahead = len(queue) > 1 or (waiter.bulk and bool(self._interactive))
+        return (
+            not ahead
+            and now >= self._paused_until
+            and self._in_flight + self._recent(now) < self.overall_per_second
+            and self._ready_at(waiter, now) <= now
+        )
+
+    def _recent(self, now: float) -> int:
+        while self._window and self._window[0] <= now - 1.0:
+            self._window.popleft()
+        return len(self._window)
 
     def _poke(self) -> None:
         if self._wake is None:
@@ -194,20 +234,21 @@ class PriorityRateLimiter(BaseRateLimiter[Lane]):
 
     def _grant(self, now: float) -> float | None:
         """Grant every waiter that may go now, interactive first; the seconds until the next
-        waiter may go, or None when nobody waits."""
+        waiter may go, or None when nobody waits or only an answer can free the budget (an
+        answer pokes the dispatcher)."""
         if not self._interactive and not self._bulk:
             return None
         if now < self._paused_until:
             return self._paused_until - now
-        while self._window and self._window[0] <= now - 1.0:
-            self._window.popleft()
         soonest = float("inf")
         for queue in (self._interactive, self._bulk):
             for waiter in list(queue):
                 if waiter.granted.done():
                     queue.remove(waiter)
                     continue
-                if len(self._window) >= self.overall_per_second:
+                if self._in_flight + self._recent(now) >= self.overall_per_second:
+                    if not self._window:
+                        return None  # all of the budget is in flight
                     return max(self._window[0] + 1.0 - now, 0.001)
                 ready = self._ready_at(waiter, now)
                 if ready > now:
@@ -219,33 +260,56 @@ class PriorityRateLimiter(BaseRateLimiter[Lane]):
         return None if soonest == float("inf") else soonest
 
     def _ready_at(self, waiter: _Waiter, now: float) -> float:
+        """When ``waiter`` may go as far as its chat is concerned (``inf``: after an answer)."""
         chat = waiter.chat
         ready = now
         if waiter.group:
             sent = self._groups.get(chat)
+            in_flight = self._chat_in_flight.get(chat, 0)
             if sent is not None:
                 while sent and sent[0] <= now - 60.0:
                     sent.popleft()
-                if len(sent) >= self.group_per_minute:
-                    ready = sent[0] + 60.0
+            if (len(sent) if sent else 0) + in_flight >= self.group_per_minute:
+                ready = sent[0] + 60.0 if sent else float("inf")
         if waiter.bulk:
             ready = max(ready, self._next_bulk_at)
+        # The interval counts from the answer of the last message there, so a busy request
+        # (in flight) holds it back until it is answered.
+        busy = (self._chat_in_flight if waiter.bulk else self._bulk_in_flight).get(chat, 0)
+        if busy:
+            return float("inf")
         last = (self._last_any if waiter.bulk else self._last_bulk).get(chat)
         if last is not None:
             ready = max(ready, last + self.per_chat_interval)
         return ready
 
     def _record(self, waiter: _Waiter, now: float) -> None:
-        self._window.append(now)
+        self._in_flight += 1
+        self._chat_in_flight[waiter.chat] = self._chat_in_flight.get(waiter.chat, 0) + 1
         self.granted[Lane.BULK if waiter.bulk else Lane.INTERACTIVE] += 1
         self._last_any[waiter.chat] = now
         if waiter.bulk:
+            self._bulk_in_flight[waiter.chat] = self._bulk_in_flight.get(waiter.chat, 0) + 1
             self._last_bulk[waiter.chat] = now
             self._next_bulk_at = now + 1.0 / self.overall_per_second
-        if waiter.group:
-            self._groups.setdefault(waiter.chat, deque()).append(now)
         if len(self._last_any) > 4096:  # forget chats idle for longer than the interval
             self._forget_idle(now)
+
+    def _answered(self, waiter: _Waiter, now: float) -> None:
+        """A granted request's answer is back (or it failed): it stays in the window for one
+        more second from now, and its chat's interval counts from now."""
+        self._in_flight -= 1
+        self._window.append(now)
+        chat = waiter.chat
+        _decrement(self._chat_in_flight, chat)
+        self._last_any[chat] = max(self._last_any.get(chat, now), now)
+        if waiter.bulk:
+            _decrement(self._bulk_in_flight, chat)
+            self._last_bulk[chat] = max(self._last_bulk.get(chat, now), now)
+        if waiter.group:
+            self._groups.setdefault(chat, deque()).append(now)
+        if self._interactive or self._bulk:
+            self._poke()
 
     def _forget_idle(self, now: float) -> None:
         horizon = now - max(self.per_chat_interval, 60.0)
@@ -254,6 +318,14 @@ class PriorityRateLimiter(BaseRateLimiter[Lane]):
                 del times[chat]
         for chat in [c for c, sent in self._groups.items() if not sent or sent[-1] < horizon]:
             del self._groups[chat]
+
+
+def _decrement(counts: dict[int | str, int], chat: int | str) -> None:
+    left = counts.get(chat, 0) - 1
+    if left > 0:
+        counts[chat] = left
+    else:
+        counts.pop(chat, None)
 
 
 def _chat_key(chat_id: object) -> int | str | None:

@@ -12,6 +12,7 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
 from desk import text
+from desk.export import open_private
 from desk.stats import UNKNOWN, Stats
 from screening.identity import load_wilayah
 
@@ -48,5 +49,6 @@ def render_chart(stats: Stats, path: Path, lang: str) -> Path:
     per_kecamatan.set_xlim(left=0)
     per_kecamatan.grid(axis="x", alpha=0.3)
 
-    figure.savefig(path, format="png")
+    with open_private(path, "wb") as fh:  # 0600, like every file the bot writes
+        figure.savefig(fh, format="png")
     return path

@@ -4,9 +4,13 @@ Both writers stream (constant memory in the number of rows), create the file wit
 permissions (0600: it holds NIKs and phone numbers; the caller deletes it after sending), and
 report progress through an optional callback receiving the number of rows written so far.
 
-Spreadsheet safety (OWASP "CSV Injection"): any free-text cell starting with ``=``, ``+``,
-``-``, ``@``, TAB or CR gets a leading apostrophe, in the CSV and in the XLSX alike (a string
-cell in an XLSX is inert, but staff re-save workbooks as CSV, where it would come alive again).
+Spreadsheet safety (OWASP "CSV Injection"): every CSV field is quoted (``csv.QUOTE_ALL``), so
+whatever list separator a spreadsheet reads the file with (Indonesian Excel uses ``;``), a
+separator inside a cell never starts a new one: ``catatan;=1+1`` stays one cell, not a
+formula. A free-text cell that itself begins with ``=``, ``+``, ``-``, ``@``, TAB or CR gets a
+leading apostrophe, in the CSV and in the XLSX alike (a string cell in an XLSX is inert, but
+staff re-save workbooks as CSV, where it would come alive again). NIK and phone are written
+exactly as stored (quoted text, no marker), so they read back digit for digit.
 """
 
 from __future__ import annotations
@@ -182,7 +186,7 @@ def _clean(value: str) -> str:
 # Writers
 
 
-def _open_private(path: Path, mode: str, **kwargs: Any) -> IO[Any]:
+def open_private(path: Path, mode: str, **kwargs: Any) -> IO[Any]:
     """Open ``path`` for writing, created (or reset) with 0600 permissions."""
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     os.fchmod(fd, 0o600)  # O_CREAT leaves the mode of an existing file alone
@@ -194,13 +198,9 @@ def _csv_cell(column: str, value: Cell) -> str:
         return ""
     if isinstance(value, datetime):
         return value.strftime(_CSV_DATETIME_FORMAT)
-    if column in _IDENTIFIER_COLUMNS and _IDENTIFIER_RE.match(value):
-        # Excel turns a bare 16-digit NIK into 3.67301E+15 (and loses the last digit) and
-        # "+6281…" into a number without its "+". A leading TAB makes Excel keep the cell as
-        # text, while the CSV cell still holds the exact digits (``cell.strip()`` gives them
-        # back). It cannot smuggle a formula: the value is checked to be digits only. The
-        # alternatives are worse: ="…" is itself a formula, and a leading ' stays visible.
-        return "\t" + value
+    # A NIK or phone (checked to be digits, with an optional leading "+") is written as it is
+    # stored: quoted like every field, it reads back exactly; for Excel, staff take the XLSX,
+    # whose identifier cells are text.
     return value
 
 
@@ -214,8 +214,8 @@ def export_csv(
     """Write ``records`` to a UTF-8 (with BOM, so Excel reads it as UTF-8) CSV; return rows."""
     builder = _RowBuilder(lang)
     count = 0
-    with _open_private(path, "w", encoding="utf-8-sig", newline="") as fh:
-        writer = csv.writer(fh)
+    with open_private(path, "w", encoding="utf-8-sig", newline="") as fh:
+        writer = csv.writer(fh, quoting=csv.QUOTE_ALL)
         writer.writerow(builder.header)
         for record in records:
             cells = builder.cells(record)
@@ -271,6 +271,6 @@ def export_xlsx(
         if progress is not None:
             progress(count)
     ws.auto_filter.ref = f"A1:{get_column_letter(len(COLUMNS))}{count + 1}"
-    with _open_private(path, "wb") as fh:
+    with open_private(path, "wb") as fh:
         workbook.save(fh)
     return count

@@ -5,6 +5,9 @@ at least ``threshold`` similar (rapidfuzz ``token_set_ratio`` on normalised text
 group. Identical normalised texts are merged first, so the fuzzy work grows with the number of
 *distinct* questions; candidates are the groups sharing a word prefix, scored in rapidfuzz's C code
 by ``process.extractOne``.
+
+What staff see is masked: a representative goes through ``screening.identity.redact`` (NIKs and
+every phone form its parsers accept), also for questions stored before the masker knew a form.
 """
 
 from __future__ import annotations
@@ -17,6 +20,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from rapidfuzz import fuzz, process
+
+from screening.identity import redact
 
 _NON_WORD = re.compile(r"[^\w]+")
 _REPEATS = re.compile(r"(\w)\1{2,}")  # "kapannnn" -> "kapann"
@@ -87,7 +92,7 @@ def group_questions(items: Sequence[Mapping[str, Any]], *, threshold: float = 80
 
     result = [
         Group(
-            representative=group.representative,
+            representative=redact(group.representative),
             count=len(group.ids),
             ids=tuple(group.ids),
             last_at=group.last_at,

@@ -19,6 +19,8 @@ from pathlib import Path
 import yaml
 from rapidfuzz import fuzz, process
 
+from screening.identity import redact
+
 LEXICON_FILE = Path(__file__).parent / "lexicon.yaml"
 
 _ZERO_WIDTH = re.compile("[\u00ad\u200b-\u200f\u202a-\u202e\u2060-\u2064\ufeff]")
@@ -254,21 +256,14 @@ def normalize(text: str) -> str:
     return _default_normalizer()(text).text
 
 
-# --- masking personal numbers in logs ---------------------------------------------------------
+# --- masking personal numbers in stored questions ----------------------------------------------
 
-_SEP = r"[ .\-]?"
-# 16 digits, possibly grouped with spaces, dots or dashes: a NIK (or a KK number, masked too).
-_NIK = re.compile(rf"(?<![\d+])\d(?:{_SEP}\d){{15}}(?![ .\-]?\d)")
-# Indonesian mobile numbers: 08..., 628..., +62 8..., 9-13 digits after the country prefix.
-_PHONE = re.compile(rf"(?<![\d+])(?:\+62|62|0){_SEP}?8(?:{_SEP}\d){{7,12}}(?![ .\-]?\d)")
 PHONE_MASK = "[TELEPON]"
 
 
 def mask_personal_numbers(text: str) -> str:
-    """``text`` with NIK-like numbers shown as ``3673********0001`` and phones as [TELEPON]."""
+    """``text`` with NIK-like numbers shown as ``3673********0001`` and phones as [TELEPON].
 
-    def mask_nik(match: re.Match[str]) -> str:
-        digits = re.sub(r"\D", "", match[0])
-        return f"{digits[:4]}{'*' * 8}{digits[-4:]}"
-
-    return _PHONE.sub(PHONE_MASK, _NIK.sub(mask_nik, text))
+    The masker of ``screening.identity``, built on its parsers: every form they accept is masked.
+    """
+    return redact(text, phone_mask=PHONE_MASK)

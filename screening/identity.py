@@ -1,4 +1,4 @@
-"""Identity checks: NIK, Indonesian mobile numbers, e-mail, the Kota Serang wilayah, log redaction.
+"""Identity checks: NIK, mobile numbers, names, e-mail, the Kota Serang wilayah, masking.
 
 Everything here is pure (no I/O besides reading the package's YAML once) and never imports
 ``telegram``. Validation failures raise an ``Invalid*`` exception carrying a short ``code``; the
@@ -8,6 +8,7 @@ matching citizen-facing message comes from ``data/identity_texts.yaml`` via ``*_
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import dataclass
 from datetime import date
 from functools import cache
@@ -41,7 +42,8 @@ class InvalidIdentity(ValueError):
 
 
 class InvalidNik(InvalidIdentity):
-    """The NIK is malformed (codes: length, not_digits, province, day, month, date, serial)."""
+    """The NIK is malformed (codes: length, not_digits, province, district, day, month, date,
+    serial) or implies an impossible holder (future, too_young)."""
 
     kind = "nik"
 
@@ -196,19 +198,45 @@ class NikInfo:
 
 
 _NIK_SEPARATORS = re.compile(r"[\s.\-]+")
-_MAX_AGE_YEARS = 100
+#: The youngest a holder may be: a NIK implying a younger holder (or a birth in the future) is
+#: a typing error, or not the citizen's own.
+MIN_AGE_YEARS = 15
 
 
 def _birth_date(day: int, month: int, yy: int, today: date) -> date:
-    """The birth date for a two-digit year: the latest century that is not in the future."""
-    for century in (2000, 1900):
-        try:
-            born = date(century + yy, month, day)
-        except ValueError:
-            continue
-        if born <= today and today.year - born.year <= _MAX_AGE_YEARS:
-            return born
-    raise InvalidNik("date")
+    """The birth date for a two-digit year: this century up to this year, the last before.
+
+    A holder is at least ``MIN_AGE_YEARS`` old: a date in the future or a younger holder is
+    refused (``future``, ``too_young``) rather than read as a centenarian.
+    """
+    century = 2000 if yy <= today.year % 100 else 1900
+    try:
+        born = date(century + yy, month, day)
+    except ValueError:
+        raise InvalidNik("date") from None
+    if born > today:
+        raise InvalidNik("future")
+    if age_on(born, today) < MIN_AGE_YEARS:
+        raise InvalidNik("too_young")
+    return born
+
+
+def age_on(born: date, today: date) -> int:
+    """Completed years between ``born`` and ``today``."""
+    return today.year - born.year - ((today.month, today.day) < (born.month, born.day))
+
+
+def _check_district(nik: str) -> None:
+    """Regency and district codes are never 00; in Kota Serang the district is one of its
+    kecamatan (``data/wilayah.yaml``). Elsewhere only the province is known here: a NIK keeps
+    the code of its first registration for life, also after districts were renumbered."""
+    if nik[2:4] == "00" or nik[4:6] == "00":
+        raise InvalidNik("district")
+    wilayah = load_wilayah()
+    if nik[:4] == wilayah.code.replace(".", ""):
+        codes = {kec.code.replace(".", "") for kec in wilayah.kecamatan}
+        if nik[:6] not in codes:
+            raise InvalidNik("district")
 
 
 def parse_nik(raw: str, *, today: date | None = None) -> NikInfo:
@@ -220,6 +248,7 @@ def parse_nik(raw: str, *, today: date | None = None) -> NikInfo:
         raise InvalidNik("length")
     if nik[:2] not in load_wilayah().provinces:
         raise InvalidNik("province")
+    _check_district(nik)
     day, month, yy = int(nik[6:8]), int(nik[8:10]), int(nik[10:12])
     sex: Literal["male", "female"] = "female" if day > 40 else "male"
     if sex == "female":
@@ -316,6 +345,38 @@ def format_phone(e164: str) -> str:
 
 
 # --------------------------------------------------------------------------------------------
+# Names
+
+# Blank "letters": Unicode calls them letters (or marks), but they show nothing. Two Hangul
+# fillers must not pass as a full name.
+_BLANK_LETTERS = frozenset("\u115f\u1160\u3164\uffa0\u034f\u17b4\u17b5\u2800")
+_NAME_CHAR = re.compile(r"[^\W\d_]|[ .,'’-]")
+NAME_MIN_LETTERS, NAME_MAX_CHARS = 2, 100
+
+
+def parse_name(text: str) -> str | None:
+    """A full name as typed, tidied, or None unless it is 2-100 letters and punctuation with at
+    least two visible letters.
+
+    The rules of the registration's ``clean_name`` (letters of any script, spaces and
+    ``. , ' ’ -``; no digits), after removing what is invisible: format characters (zero-width
+    spaces and joiners, soft hyphens, direction marks) vanish, blank fillers (U+3164 and
+    friends) count as spaces, and the text is put in NFC so "e" plus an accent is one letter.
+    """
+    visible = "".join(
+        " " if char in _BLANK_LETTERS else char
+        for char in unicodedata.normalize("NFC", text)
+        if unicodedata.category(char) != "Cf"
+    )
+    name = " ".join(visible.split())
+    if not 2 <= len(name) <= NAME_MAX_CHARS:
+        return None
+    if not all(_NAME_CHAR.fullmatch(char) for char in name):
+        return None
+    return name if sum(char.isalpha() for char in name) >= NAME_MIN_LETTERS else None
+
+
+# --------------------------------------------------------------------------------------------
 # E-mail
 
 _EMAIL_ATOM = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+"
@@ -345,31 +406,81 @@ def parse_email(raw: str) -> str:
 
 
 # --------------------------------------------------------------------------------------------
-# Log redaction
+# Masking: one definition of a NIK and a phone, the parsers' own
+#
+# The masker does not keep a second grammar of its own. It finds every run of digits joined by
+# the separators either parser skips (plus a leading "+" or "("), and within a run every span of
+# whole digit groups that ``parse_phone`` accepts, or that holds exactly 16 digits (every NIK
+# ``parse_nik`` accepts, and KK numbers too), is masked. So whatever the parsers accept, anywhere
+# in a text, is masked; tests/test_identity_masking.py checks it over generated forms.
 
-# A NIK: 16 digits, optionally split by single spaces, dots or dashes, not inside a longer number.
-_NIK_PATTERN = r"(?<!\d)\d(?:[ .\-]?\d){15}(?!\d)"
-# A mobile number: 08xx / +62 8xx (9+ digits in all) or a bare 62 8xx with a full-length number
-# (11+ digits, so 10-digit Telegram ids stay readable). The "8xx" is written together, so a date
-# such as "08.11.2026 12:30" is not taken for a phone.
-_PHONE_PATTERN = (
-    r"(?<![\d+])"
-    r"(?:(?:\+62[ .\-]?|\(?0)8\d\d\)?(?:[ .\-]?\d){5,9}|628\d\d(?:[ .\-]?\d){6,9})"
-    r"(?!\d)"
-)
-# The leading lookahead lets the engine skip quickly over text that cannot start a match.
-_REDACT_RE = re.compile(f"(?=[\\d+(])(?:(?P<nik>{_NIK_PATTERN})|(?P<phone>{_PHONE_PATTERN}))")
-_NON_DIGITS = re.compile(r"\D")
-
-
-def _redact_match(match: re.Match[str]) -> str:
-    digits = _NON_DIGITS.sub("", match.group())
-    if match.lastgroup == "nik":
-        return mask_nik(digits)
-    national = digits[2:] if digits.startswith("62") else digits[1:]
-    return _mask_national(national)
+# Invisible characters a copy-paste may leave inside a number: masked across, never parsed.
+_INVISIBLE = "\u200b\u200c\u200d\u2060\ufeff"
+_RUN_SEPARATOR = f"[\\s.\\-()/{_INVISIBLE}]"  # the union of both parsers' separators
+_RUN_RE = re.compile(f"(?:[+(]{_RUN_SEPARATOR}{{0,8}})?[0-9](?:{_RUN_SEPARATOR}*[0-9])*")
+_GROUP_RE = re.compile("[0-9]+")
+_NIK_DIGITS = 16
+_PHONE_DIGITS = (_MOBILE_MIN, 5 + _MOBILE_MAX)  # "8" + 8 digits .. "0062 0" + 12 digits
+_MAX_SPAN_DIGITS = max(_NIK_DIGITS, _PHONE_DIGITS[1])
 
 
-def redact(text: str) -> str:
-    """Mask NIK-shaped 16-digit runs and Indonesian mobile numbers in free text (for logs)."""
-    return _REDACT_RE.sub(_redact_match, text)
+def _mask_run(run: str, phone_mask: str | None) -> str:
+    groups = [(m.start(), m.end()) for m in _GROUP_RE.finditer(run)]
+    counts = [end - start for start, end in groups]
+    if sum(counts) < _PHONE_DIGITS[0]:
+        return run
+    out: list[str] = []
+    done = 0  # characters of ``run`` already copied or masked
+    i = 0
+    while i < len(groups):
+        masked = _mask_span(run, groups, counts, i, phone_mask)
+        if masked is None:
+            i += 1
+            continue
+        j, start, replacement = masked
+        out.append(run[done:start])
+        out.append(replacement)
+        done = groups[j][1]
+        i = j + 1
+    out.append(run[done:])
+    return "".join(out)
+
+
+def _mask_span(
+    run: str,
+    groups: list[tuple[int, int]],
+    counts: list[int],
+    i: int,
+    phone_mask: str | None,
+) -> tuple[int, int, str] | None:
+    """The longest span of whole groups from group ``i`` that is a phone or 16 digits:
+    (its last group, where its text starts, the mask), or None."""
+    digits = 0
+    ends: list[int] = []
+    for j in range(i, len(groups)):
+        digits += counts[j]
+        if digits > _MAX_SPAN_DIGITS:
+            break
+        ends.append(j)
+    for j in reversed(ends):
+        start = groups[i][0]
+        if i == 0 and start and (run[0] == "+" or ")" in run[: groups[j][1]]):
+            start = 0  # the run's leading "+", or a "(" closed inside the number, belongs to it
+        span = run[start : groups[j][1]]
+        try:
+            e164 = parse_phone(span)
+        except InvalidPhone:
+            pass
+        else:
+            return j, start, phone_mask if phone_mask is not None else mask_phone(e164)
+        number = "".join(run[a:b] for a, b in groups[i : j + 1])
+        if len(number) == _NIK_DIGITS:
+            return j, groups[i][0], mask_nik(number)
+    return None
+
+
+def redact(text: str, *, phone_mask: str | None = None) -> str:
+    """``text`` with every NIK-shaped number (16 digits, however grouped) shown as
+    ``3673********0001`` and every number ``parse_phone`` accepts as ``+62 812****7890`` (or
+    ``phone_mask``): for logs, relays to the staff and stored free text."""
+    return _RUN_RE.sub(lambda match: _mask_run(match.group(), phone_mask), text)

@@ -1,6 +1,7 @@
 """Registration exports: CSV and XLSX read back, spreadsheet safety, permissions, filters."""
 
 import csv
+import re
 import stat
 from datetime import date, datetime
 from pathlib import Path
@@ -75,17 +76,22 @@ def test_csv_has_every_registration_with_utf8_bom(tmp_path: Path) -> None:
     rows = read_csv(path)
     assert [row["reg_no"] for row in rows] == [r["reg_no"] for r in RECORDS]
     header = path.read_text(encoding="utf-8-sig").splitlines()[0]
-    assert header.startswith("No. Registrasi,Tanggal daftar (WIB),Nama lengkap,NIK")
+    # Every field quoted, the header too (QUOTE_ALL: a separator inside a cell stays inside).
+    assert header.startswith('"No. Registrasi","Tanggal daftar (WIB)","Nama lengkap","NIK"')
 
 
 def test_csv_keeps_nik_and_phone_exact_as_text(tmp_path: Path) -> None:
     path = tmp_path / "leads.csv"
     export_csv(RECORDS, path)
-    row = read_csv(path)[0]
-    assert "3673014101900001" in row["nik"]
-    assert row["nik"].strip() == "3673014101900001"
-    assert row["nik"] == "\t3673014101900001"  # TAB marker: Excel keeps it as text
-    assert row["phone"].strip() == "+6281234560001"
+    rows = read_csv(path)
+    # Exactly as stored: no TAB or apostrophe marker any more (the field is quoted text).
+    assert rows[0]["nik"] == "3673014101900001"
+    assert rows[0]["phone"] == "+6281234560001"
+    for row, record in zip(rows, RECORDS, strict=True):
+        assert re.fullmatch(r"\d{16}", row["nik"]) and row["nik"] == record["nik"]
+        assert row["phone"] == record["phone"]
+    line = path.read_text(encoding="utf-8-sig").splitlines()[1]
+    assert '"3673014101900001","+6281234560001"' in line
 
 
 def test_csv_labels_local_time_and_indonesian_characters(tmp_path: Path) -> None:
@@ -127,7 +133,7 @@ def test_english_headers_and_labels(tmp_path: Path) -> None:
     path = tmp_path / "leads.csv"
     export_csv(RECORDS[2:3], path, lang="en")
     text = path.read_text(encoding="utf-8-sig")
-    assert text.startswith("Reg. no.,Registered (WIB),Full name")
+    assert text.startswith('"Reg. no.","Registered (WIB)","Full name"')
     assert "SSW Japan: needs preparation; GKS undergraduate: not yet eligible" in text
 
 
@@ -153,6 +159,38 @@ def test_xlsx_read_back(tmp_path: Path) -> None:
     assert date_cell.is_date and date_cell.number_format == "yyyy-mm-dd hh:mm"
     assert all(cell.data_type != "f" for row in ws.iter_rows() for cell in row)
     assert ws.column_dimensions["C"].width >= 20
+
+
+def split_quoted(line: str, separator: str) -> list[str]:
+    """A spreadsheet's reading of one CSV line with ``separator``: a separator inside quotes
+    (which toggle at every ``"``, ``""`` being a quote inside them) does not split."""
+    cells, current, quoted = [], [], False
+    for char in line:
+        if char == '"':
+            quoted = not quoted
+        elif char == separator and not quoted:
+            cells.append("".join(current))
+            current = []
+            continue
+        current.append(char)
+    cells.append("".join(current))
+    return [cell[1:-1].replace('""', '"') if cell.startswith('"') else cell for cell in cells]
+
+
+@pytest.mark.parametrize("separator", [",", ";", "\t", "|"])
+def test_no_separator_makes_a_formula_cell(tmp_path: Path, separator: str) -> None:
+    """Indonesian Excel reads a CSV with ";": every field is quoted, so a note holding the
+    separator stays one cell; only a cell that itself begins with a trigger is neutralised."""
+    note = f"catatan{separator}=1+1"
+    record = registration(9, notes=[{"at": "x", "by": 42, "text": note}])
+    path = tmp_path / "leads.csv"
+    export_csv([*RECORDS, record], path)
+    for line in path.read_text(encoding="utf-8-sig").splitlines()[1:]:
+        for cell in split_quoted(line, separator):
+            if re.fullmatch(r"\+\d+", cell):
+                continue  # a phone exactly as stored: a number, never a formula
+            assert not cell.startswith(("=", "+", "-", "@", "\t", "\r")), (line, cell)
+    assert read_csv(path)[-1]["last_note"] == note  # not neutralised: it begins with "c"
 
 
 @pytest.mark.parametrize("export", [export_csv, export_xlsx])

@@ -1,5 +1,6 @@
 """Desk statistics, their report and chart, and the grouping of unanswered questions."""
 
+import stat
 import subprocess
 import sys
 from datetime import date, timedelta
@@ -124,6 +125,16 @@ def test_chart_is_a_png(tmp_path: Path, stats: Stats) -> None:
     data = path.read_bytes()
     assert data.startswith(b"\x89PNG\r\n\x1a\n")
     assert len(data) > 10_000
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600  # it holds counts per kecamatan
+
+
+def test_chart_over_an_existing_file_is_private(tmp_path: Path, stats: Stats) -> None:
+    path = tmp_path / "stats.png"
+    path.write_bytes(b"old")
+    path.chmod(0o644)
+    render_chart(stats, path, "id")
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert path.read_bytes().startswith(b"\x89PNG")
 
 
 def test_chart_of_an_empty_desk(tmp_path: Path) -> None:

@@ -99,12 +99,40 @@ def test_nik_errors(raw: str, code: str) -> None:
     assert nik_code(raw) == code
 
 
-def test_nik_century_keeps_the_holder_between_0_and_100_years_old() -> None:
-    assert parse_nik("3673011203200001", today=TODAY).birth_date == date(2020, 3, 12)
-    assert parse_nik("3673011203260001", today=TODAY).birth_date == date(2026, 3, 12)
-    # 12 Dec 2026 is still in the future on TODAY: the holder was born in 1926.
-    assert parse_nik("3673011212260001", today=TODAY).birth_date == date(1926, 12, 12)
+def test_nik_century_is_this_one_up_to_this_year() -> None:
+    assert parse_nik("3673011203100001", today=TODAY).birth_date == date(2010, 3, 12)
+    assert parse_nik("3673011203270001", today=TODAY).birth_date == date(1927, 3, 12)
     assert parse_nik("3673012902000001", today=TODAY).birth_date == date(2000, 2, 29)
+    # 15 on TODAY, the youngest accepted; a day younger is not.
+    assert parse_nik("3673012811110001", today=TODAY).birth_date == date(2011, 11, 28)
+    assert nik_code("3673012911110001") == "too_young"
+
+
+@pytest.mark.parametrize(
+    ("raw", "code"),
+    [
+        # Born this year, or in 2020: a child's NIK (read as 1926 / 1920 before), not the
+        # citizen's own.
+        ("3673011203260001", "too_young"),
+        ("3673011203200001", "too_young"),
+        # 12 Dec 2026 is still in the future on TODAY (read as 1926 before).
+        ("3673011212260001", "future"),
+        ("3673995112260001", "district"),  # Kota Serang has no district 99 (367399)
+        ("3673991203990001", "district"),
+        ("3673071203990001", "district"),  # six kecamatan: 01-06
+        ("3600011203990001", "district"),  # no regency 00
+        ("3604001203990001", "district"),  # no district 00
+    ],
+)
+def test_nik_refuses_impossible_holders_and_districts(raw: str, code: str) -> None:
+    assert nik_code(raw) == code
+
+
+def test_every_kota_serang_district_is_accepted() -> None:
+    for district in ("01", "02", "03", "04", "05", "06"):
+        assert parse_nik(f"3673{district}1203990001", today=TODAY).is_kota_serang
+    # Other regencies: only the province is checked (codes of first registration stay valid).
+    assert parse_nik("3604991203990001", today=TODAY).district == "360499"
 
 
 def test_nik_conflicts_with_questionnaire_answers() -> None:
@@ -119,7 +147,8 @@ def test_mask_nik() -> None:
 
 
 def test_every_nik_error_has_a_text_in_both_languages() -> None:
-    for code in ("length", "not_digits", "province", "day", "month", "date", "serial"):
+    codes = ("length", "not_digits", "province", "district", "day", "month", "date", "serial")
+    for code in (*codes, "future", "too_young"):
         indonesian, english = nik_error_text(code, "id"), nik_error_text(code, "en")
         assert indonesian and english and indonesian != english
     assert nik_error_text("length", "jv") == nik_error_text("length", "id")  # falls back to id
@@ -228,7 +257,7 @@ def test_redact_masks_niks_and_phones(text: str, expected: str) -> None:
     [
         "update_id=123456789 chat_id=6281234567 user 987654321",
         "Sent 42 messages on 2026-11-28 at 01:02:03",
-        "tanggal 08.11.2026 12:30, 08-11-2026",
+        "tanggal 08.11.2026 pukul 12:30, 08-11-2026",
         "chat -1001234567890 retry_after=30",
         "17 digits 36730112039900011 is not a NIK",
         "reg SRG-2026-000123 score 120/200",
@@ -236,3 +265,10 @@ def test_redact_masks_niks_and_phones(text: str, expected: str) -> None:
 )
 def test_redact_leaves_ordinary_numbers_alone(text: str) -> None:
     assert redact(text) == text
+
+
+def test_redact_masks_a_date_and_hour_that_parse_as_a_phone() -> None:
+    # "08.11.2026 12" is a number parse_phone accepts (+62 811202612): one definition, so it is
+    # masked too, even where it was meant as a date.
+    assert parse_phone("08.11.2026 12") == "+62811202612"
+    assert redact("tanggal 08.11.2026 12:30") == "tanggal +62 811****12:30"

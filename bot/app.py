@@ -13,10 +13,13 @@ prompts, the staff group's messages, and the messages of a citizen talking to th
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 from typing import Any
 
+from telegram import Update
 from telegram.constants import ParseMode
+from telegram.error import TelegramError
 from telegram.ext import Application, ApplicationBuilder, BaseUpdateProcessor, Defaults
 from telegram.request import BaseRequest
 
@@ -36,7 +39,7 @@ from bot.handlers import (
 )
 from bot.handlers import screening as screening_handlers
 from bot.persistence import StorePersistence
-from bot.processing import PerChatUpdateProcessor
+from bot.processing import GroupPolicy, PerChatUpdateProcessor
 from bot.ratelimit import PriorityRateLimiter
 from bot.routing import router
 from bot.services import Services
@@ -82,6 +85,14 @@ def build_application(
         )
         builder = builder.rate_limiter(limiter)
     app = builder.build()
+    if isinstance(app.update_processor, PerChatUpdateProcessor):
+        # The staff group gets its own lane; other groups one reply per minute at most; a chat
+        # that floods the bot is told once and the excess dropped (bot/processing.py).
+        app.update_processor.configure(
+            staff_chat_id=config.staff.group_chat_id,
+            group_policy=GroupPolicy(),
+            on_overflow=functools.partial(_too_many_messages, app),
+        )
     persistence.attach(app)  # reads the stores of the services (opened on first use)
     app.bot_data["config"] = config
     app.bot_data["owns_services"] = services is None
@@ -122,6 +133,22 @@ async def _post_init(app: AnyApplication) -> None:
     if app.bot_data.get("set_commands", True):
         await menus.apply_defaults(app.bot)
     log.info("bot @%s ready", app.bot.username)
+
+
+async def _too_many_messages(app: AnyApplication, update: object) -> None:
+    """Once per burst: the chat sent more than the bot queues; the rest was dropped."""
+    if not isinstance(update, Update) or update.effective_chat is None:
+        return
+    services = app.bot_data.get("services")
+    if services is None:
+        return
+    lang = await services.language(update.effective_user)
+    try:
+        await app.bot.send_message(
+            update.effective_chat.id, services.texts.render("too_many_messages", lang)
+        )
+    except TelegramError as exc:
+        log.info("could not tell a chat it sent too many messages: %s", exc)
 
 
 async def _flush_usage(context: Any) -> None:

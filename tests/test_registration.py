@@ -379,6 +379,8 @@ def test_question_detection_and_names() -> None:
     assert looks_like_question("berapa biayanya")
     assert not looks_like_question("Siti Aminah")
     assert clean_name("  siti   aminah ") == "siti aminah"
+    assert clean_name("\u3164\u3164") is None, "two Hangul fillers are not a name"
+    assert clean_name("Si\u200bti A") == "Siti A", "invisible characters do not count"
     assert clean_name("M. Rizki Nur'aini-Putra") == "M. Rizki Nur'aini-Putra"
     for bad in ("3673014101990001", "A", "<b>x</b>", "Siti 2"):
         assert clean_name(bad) is None

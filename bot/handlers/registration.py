@@ -53,6 +53,7 @@ from screening.identity import (
     nik_conflicts,
     nik_error_text,
     parse_email,
+    parse_name,
     parse_nik,
     parse_phone,
     phone_error_text,
@@ -155,11 +156,9 @@ def looks_like_question(text: str) -> bool:
 
 
 def clean_name(text: str) -> str | None:
-    """The full name with spaces tidied, or None unless it is 2-100 letters and punctuation."""
-    name = " ".join(text.split())
-    if not 2 <= len(name) <= 100 or not all(_NAME_CHAR.fullmatch(char) for char in name):
-        return None
-    return name if sum(char.isalpha() for char in name) >= 2 else None
+    """The full name with spaces tidied (invisible and filler characters do not count), or
+    None unless it is 2-100 letters and punctuation (``screening.identity.parse_name``)."""
+    return parse_name(text)
 
 
 def screening_outcomes(result: Any) -> dict[str, str] | None:

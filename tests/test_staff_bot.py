@@ -147,9 +147,12 @@ async def test_desk_commands_in_a_group_point_to_a_private_chat(desk: BotHarness
     group = -100_555
     [pointer] = await desk.send(STAFF, "/ekspor csv", chat_id=group, chat_type="supergroup")
     assert "chat pribadi" in pointer.text
-    [refusal] = await desk.send(CITIZEN, "/pendaftar", chat_id=group, chat_type="supergroup")
+    [refusal] = await desk.send(CITIZEN, "/pendaftar", chat_id=group - 1, chat_type="supergroup")
     assert refusal.text == STAFF_ONLY
     assert not desk.emu.calls_for("sendDocument")
+    # A group other than the staff group gets one reply a minute at most, not one per command.
+    again = await desk.send(CITIZEN, "/pendaftar", chat_id=group, chat_type="supergroup")
+    assert again == []
 
 
 # -- leads ---------------------------------------------------------------------------------------

@@ -11,6 +11,7 @@ import re
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import date
+from html import unescape
 from html.parser import HTMLParser
 from pathlib import Path
 from types import MappingProxyType
@@ -20,6 +21,11 @@ import yaml
 
 DATA_DIR = Path(__file__).parent / "data"
 TOPICS_FILE = "topics.yaml"
+# Examples of messages no entry answers (the matcher's off-topic class), and what staff taught the
+# bot from its traffic (see faq.learning): both optional, neither holds entries.
+OFF_TOPIC_FILE = "off_topic.yaml"
+LEARNED_FILE = "learned.yaml"
+SPECIAL_FILES = frozenset({TOPICS_FILE, OFF_TOPIC_FILE, LEARNED_FILE})
 LANGUAGES = ("id", "en")
 
 ID_PATTERN = re.compile(r"[a-z0-9-]+")
@@ -102,6 +108,7 @@ class KnowledgeBase:
 
     topics: tuple[Topic, ...]
     entries: tuple[Entry, ...]
+    off_topic: tuple[str, ...] = ()  # messages no entry answers (the matcher's off-topic class)
     by_id: Mapping[str, Entry] = field(init=False, repr=False)
     _topics_by_id: Mapping[str, Topic] = field(init=False, repr=False)
 
@@ -148,7 +155,23 @@ def load_knowledge_base(directory: Path | None = None) -> KnowledgeBase:
         Topic(id=t["id"], emoji=t["emoji"], title=_text(t["title"])) for t in raw_topics
     )
     entries = tuple(_entry(e) for _, e in raw_entries)
-    return KnowledgeBase(topics=topics, entries=entries)
+    return KnowledgeBase(
+        topics=topics, entries=entries, off_topic=_off_topic(directory or DATA_DIR)
+    )
+
+
+def _off_topic(directory: Path) -> tuple[str, ...]:
+    """The off-topic examples of ``off_topic.yaml`` (both languages), if the file exists."""
+    path = directory / OFF_TOPIC_FILE
+    if not path.is_file():
+        return ()
+    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    return tuple(str(t).strip() for lang in LANGUAGES for t in data["off_topic"].get(lang) or ())
+
+
+def plain_text(html: str) -> str:
+    """Telegram HTML as plain text: tags dropped, entities decoded."""
+    return unescape(_TAG.sub(" ", html))
 
 
 def validate_knowledge_base(directory: Path | None = None) -> list[Problem]:
@@ -212,7 +235,7 @@ def _read(
     else:
         topics = _items(topics_path, "topics", problems)
     entries: list[tuple[str, dict[str, Any]]] = []
-    entry_files = sorted(p for p in directory.glob("*.yaml") if p.name != TOPICS_FILE)
+    entry_files = sorted(p for p in directory.glob("*.yaml") if p.name not in SPECIAL_FILES)
     if not entry_files:
         problems.append(Problem(directory.name, "-", "no entries files (*.yaml) found"))
     for path in entry_files:
@@ -423,6 +446,7 @@ def _list_item(value: Any) -> bool:
 
 # --- Telegram HTML ----------------------------------------------------------------------------
 
+_TAG = re.compile(r"<[^>]+>")
 _URL = re.compile(r"https?://[^\s\"'<>]+")
 _LINK = re.compile(r"(?:https?://|tg://|mailto:)[^\s\"'<>]+")
 _ENTITY = re.compile(r"&(?:lt|gt|amp|quot|#[0-9]+|#x[0-9a-fA-F]+);")

@@ -138,3 +138,37 @@ def softmax(scores: np.ndarray) -> np.ndarray:
     """Probabilities from log scores."""
     shifted = np.exp(scores - scores.max())
     return shifted / shifted.sum()
+
+
+class Neighbours:
+    """Cosine similarity of a text to its nearest member of a group of texts (TF-IDF weights).
+
+    Used beside the classifier where one example should count on its own: the off-topic
+    examples, and an entry's own texts when its answer is weighed against them.
+    """
+
+    def __init__(
+        self, model: NaiveBayes, groups: Sequence[Sequence[tuple[np.ndarray, np.ndarray]]]
+    ):
+        self.model = model
+        self._groups = [[_unit(model, ids, counts) for ids, counts in g] for g in groups]
+
+    def similarity(self, group: int, ids: np.ndarray, counts: np.ndarray) -> float:
+        """The highest cosine between a text and the members of one group (0-1)."""
+        query = _unit(self.model, ids, counts)
+        if not query:
+            return 0.0
+        best = 0.0
+        for member in self._groups[group]:
+            small, large = (member, query) if len(member) < len(query) else (query, member)
+            best = max(best, sum(w * large.get(f, 0.0) for f, w in small.items()))
+        return best
+
+
+def _unit(model: NaiveBayes, ids: np.ndarray, counts: np.ndarray) -> dict[int, float]:
+    """A text's L2-normalised TF-IDF weights by feature id."""
+    if not len(ids):
+        return {}
+    weights = (1.0 + np.log(counts)) * model.idf[ids]
+    weights /= np.linalg.norm(weights)
+    return dict(zip(ids.tolist(), weights.tolist(), strict=True))

@@ -28,9 +28,22 @@ from faq.matcher import Match, Matcher
 OFF_TOPIC = "off-topic"
 NEW_PREFIX = "new:"
 
+# Entries that answer an out-of-scope question with a short pointer elsewhere ("this bot covers
+# the Sister City programme; for a tourist visa see the Korean embassy"): issue 9 asks for such
+# pointers instead of a wrong answer, so for a question labelled off-topic they count as right,
+# like the fallback. They are the only entries that do.
+POINTER_ENTRIES = frozenset({"tourist-visa", "other-countries"})
+
 # The one place where an unseen-set writer's ``new:<slug>`` labels meet the entries written for
 # them (item 3 of issue 9). A slug missing here counts as a miss.
-NEW_TOPICS: Mapping[str, str] = {}
+NEW_TOPICS: Mapping[str, str] = {
+    "bst-fishery": "bst-fishery",
+    "drug-test": "drug-test",
+    "family-permission": "family-permission",
+    "reentry-permit": "reentry-permit",
+    "registration-closes": "registration-closes",
+    "training-duration": "training-duration",
+}
 
 
 @dataclass(frozen=True)
@@ -149,6 +162,8 @@ def judge(question: Question, match: Match) -> Outcome:
     """The verdict on one match."""
     if match.kind == "answer" and match.entry is not None:
         right = match.entry.id in question.expect
+        if not question.expect and match.entry.id in POINTER_ENTRIES:
+            right = True
         return Outcome(question, match, "right" if right else "wrong")
     if not question.expect:  # off-topic: the fallback (or small talk) is right
         if match.kind in {"fallback", "smalltalk"}:

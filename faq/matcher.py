@@ -71,6 +71,11 @@ AGREEMENT_BONUS = 0.3
 # content words is never answered: it shares a keyword with the base but is about something else.
 MAX_LONE_KNOWN = 1
 KNOWN_SHARE = 0.5
+# A message this close (cosine of TF-IDF n-grams, 0-1) to an off-topic example falls back
+# unless the classifier is SURE of an entry. On the regression set 99% of questions stay under
+# 0.54 from every off-topic example; off-topic messages in batches 1-2 reached 0.72-0.79.
+OFF_SIMILARITY = 0.6
+SURE = 0.9
 # Scores from SUGGEST_FLOOR up to the threshold offer "Maksud Anda…?" instead of an answer.
 SUGGEST_FLOOR = 55.0
 # Entries within this many points of the best are offered with it.
@@ -180,6 +185,7 @@ class _State:
     normalizer: Normalizer
     known: frozenset[str]  # content words the entries use (off-topic examples excluded)
     taught: Taught
+    off_examples: classifier.Neighbours  # group 0: the off-topic examples
 
 
 @dataclass(frozen=True)
@@ -190,6 +196,8 @@ class _Scored:
     unknown: int
     norm: Normalized
     fuzzy: np.ndarray | None = None  # the fuzzy scorer's scores (0-100) per entry
+    raw_best: float = 0.0  # the classifier's best entry probability, before agreement
+    off_similarity: float = 0.0  # cosine to the nearest off-topic example
 
 
 class Matcher:
@@ -253,7 +261,7 @@ class Matcher:
         order = _best_first(scores)
         best = float(scores[order[0]]) if len(order) else 0.0
         top = self.kb.entries[order[0]] if len(order) else None
-        if top is None or scored.off_topic * 100 >= best or self._mostly_unknown(scored):
+        if top is None or self._off_topic(scored) or self._mostly_unknown(scored):
             return Match("fallback", None, best, (), norm.text)
         if len(norm.content) == 1 and scored.fuzzy is not None:
             # One topical word ("syarat", "gaji"): the keywords decide, as the fuzzy scorer was
@@ -284,6 +292,13 @@ class Matcher:
         return Match("fallback", None, best, (), norm.text)
 
     # --- internals ---
+
+    @staticmethod
+    def _off_topic(scored: _Scored) -> bool:
+        """An off-topic example is the likeliest class, or is this close and no entry is sure."""
+        if scored.off_topic >= scored.raw_best:
+            return True
+        return scored.off_similarity >= OFF_SIMILARITY and scored.raw_best < SURE
 
     @staticmethod
     def _mostly_unknown(scored: _Scored) -> bool:
@@ -317,12 +332,17 @@ class Matcher:
         model = classifier.NaiveBayes(
             ((n.words, n.content, index, weight) for n, index, weight in rows), off + len(offs)
         )
+        off_rows = [n for n, index, _ in rows if index >= off]
+        neighbours = classifier.Neighbours(
+            model, [[model.featurizer.encode(n.words, n.content) for n in off_rows]]
+        )
         return _State(
             fuzzy=fuzzy,
             model=model,
             normalizer=Normalizer(plain.lexicon, vocabulary=vocabulary),
             known=frozenset(known),
             taught=taught,
+            off_examples=neighbours,
         )
 
     def _best_piece(self, state: _State, text: str) -> _Scored:
@@ -335,7 +355,10 @@ class Matcher:
         best = whole
         if questions and len(questions) < len(sentences):  # the story around it is context
             asked = self._score(state, state.normalizer(" ".join(questions)))
-            best = replace(asked, norm=whole.norm)
+            if len(asked.norm.content) >= 2:  # "bener gitu min?" asks nothing by itself
+                best = replace(asked, norm=whole.norm)
+            else:
+                questions = []
         for piece in _pieces(questions or sentences):
             norm = state.normalizer(piece)
             if norm.is_smalltalk or len(norm.words) == len(whole.norm.words):
@@ -354,13 +377,18 @@ class Matcher:
         logs = state.model.log_scores(norm.words, norm.content)
         probs = classifier.softmax(logs / TEMPERATURE)
         confidence = probs[:entries].copy()
+        raw_best = float(confidence.max()) if entries else 0.0
         fuzzy = state.fuzzy.scores(norm)
         if len(fuzzy) and fuzzy.max() > 0:
             agree = int(np.argmax(fuzzy))
             if agree == int(np.argmax(confidence)):
                 confidence[agree] = min(1.0, confidence[agree] + AGREEMENT_BONUS)
         off_topic = float(probs[entries:].max()) if len(probs) > entries else 0.0
-        return _Scored(confidence, off_topic, known, len(content) - known, norm, fuzzy)
+        unknown = len(content) - known
+        near_off = state.off_examples.similarity(
+            0, *state.model.featurizer.encode(norm.words, norm.content)
+        )
+        return _Scored(confidence, off_topic, known, unknown, norm, fuzzy, raw_best, near_off)
 
 
 def _sentences(text: str) -> list[str]:

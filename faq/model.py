@@ -25,7 +25,25 @@ TOPICS_FILE = "topics.yaml"
 # bot from its traffic (see faq.learning): both optional, neither holds entries.
 OFF_TOPIC_FILE = "off_topic.yaml"
 LEARNED_FILE = "learned.yaml"
-SPECIAL_FILES = frozenset({TOPICS_FILE, OFF_TOPIC_FILE, LEARNED_FILE})
+VALUES_FILE = "values.yaml"  # texts faq.render fills in (placeholders, dated statements)
+SPECIAL_FILES = frozenset({TOPICS_FILE, OFF_TOPIC_FILE, LEARNED_FILE, VALUES_FILE})
+# Placeholders an answer or detail may hold; faq.render fills them ({timeline} from the entry's
+# dated statements, the rest from the values the bot passes, e.g. its config).
+PLACEHOLDERS = frozenset(
+    {"timeline", "retention_days", "office_address", "office_hours", "office_phone"}
+)
+_PLACEHOLDER = re.compile(r"\{([a-z_]+)\}")
+# What a citizen must never be shown as a source: internal notes, this project's own papers,
+# staging hosts, data dumps and code hosting (issue 9, item 4). `check` fails on them.
+NOT_PUBLIC = re.compile(
+    r"domain brief|unconfirmed|this project|bot specification|staging|\.sql\b|github|"
+    r"localhost|internal",
+    re.IGNORECASE,
+)
+# A source without a link must name an official publication (a law, regulation or notice).
+OFFICIAL_PUBLICATION = re.compile(
+    r"\b(?:UU|PP|Perpres|Permen\w*|Kepmen\w*|Perban|Peraturan|Pasal|Undang-Undang)\b|\bPENG\."
+)
 LANGUAGES = ("id", "en")
 
 ID_PATTERN = re.compile(r"[a-z0-9-]+")
@@ -81,6 +99,15 @@ class Source:
 
 
 @dataclass(frozen=True)
+class Statement:
+    """A dated statement about the timeline: what was said, when, and the date it aimed at."""
+
+    said: date
+    due: date
+    text: Localized[str]
+
+
+@dataclass(frozen=True)
 class Entry:
     """One question with its answer; ``answer`` and ``detail`` are Telegram HTML."""
 
@@ -93,6 +120,12 @@ class Entry:
     detail: Localized[str] | None
     sources: tuple[Source, ...]
     checked: date
+    timeline: tuple[Statement, ...] = ()
+    # The answer and detail as written, with {placeholders}: faq.render fills them for a given
+    # day and config. ``answer``/``detail`` hold them pre-filled on the load date with neutral
+    # texts, so a caller that shows ``entry.answer`` directly never shows raw braces.
+    template_answer: Localized[str] | None = None
+    template_detail: Localized[str] | None = None
 
     def texts_to_match(self) -> Iterator[str]:
         """The question and every phrasing and keyword, in both languages."""
@@ -146,15 +179,28 @@ class KnowledgeBaseError(ValueError):
         super().__init__(f"the FAQ knowledge base has {len(self.problems)} problem(s):\n{lines}")
 
 
-def load_knowledge_base(directory: Path | None = None) -> KnowledgeBase:
-    """Load and validate the knowledge base (default: the package's data directory)."""
+def load_knowledge_base(
+    directory: Path | None = None,
+    today: date | None = None,
+    values: Mapping[str, object] | None = None,
+) -> KnowledgeBase:
+    """Load and validate the knowledge base (default: the package's data directory).
+
+    Answers with placeholders are pre-filled for ``today`` (default: the current date) with
+    ``values`` (e.g. ``{"retention_days": 730}``) or, where a value is missing, the neutral
+    texts of ``values.yaml``; :func:`faq.render.render` fills the templates again per message.
+    """
+    from faq.render import prefill  # render reads this module's types
+
     raw_topics, raw_entries, problems = _read(directory or DATA_DIR)
     if problems:
         raise KnowledgeBaseError(problems)
     topics = tuple(
         Topic(id=t["id"], emoji=t["emoji"], title=_text(t["title"])) for t in raw_topics
     )
-    entries = tuple(_entry(e) for _, e in raw_entries)
+    entries = tuple(
+        prefill(_entry(e), today or date.today(), values or {}) for _, e in raw_entries
+    )
     return KnowledgeBase(
         topics=topics, entries=entries, off_topic=_off_topic(directory or DATA_DIR)
     )
@@ -172,6 +218,26 @@ def _off_topic(directory: Path) -> tuple[str, ...]:
 def plain_text(html: str) -> str:
     """Telegram HTML as plain text: tags dropped, entities decoded."""
     return unescape(_TAG.sub(" ", html))
+
+
+# `python -m bot check` warns about entries whose facts were last checked longer ago than this.
+STALE_AFTER_DAYS = 180
+
+
+def stale_entries(
+    kb: KnowledgeBase, today: date, max_age_days: int = STALE_AFTER_DAYS
+) -> list[Problem]:
+    """Warnings (not defects) for entries whose ``checked`` date is older than the limit."""
+    return [
+        Problem(
+            "faq",
+            e.id,
+            f"checked {e.checked.isoformat()}, {(today - e.checked).days} days ago "
+            f"(more than {max_age_days}): re-check its facts and sources",
+        )
+        for e in kb.entries
+        if (today - e.checked).days > max_age_days
+    ]
 
 
 def validate_knowledge_base(directory: Path | None = None) -> list[Problem]:
@@ -204,7 +270,15 @@ def _entry(raw: Mapping[str, Any]) -> Entry:
         detail=_text(raw["detail"]) if raw.get("detail") is not None else None,
         sources=tuple(Source(title=s["title"].strip(), url=s["url"]) for s in raw["sources"]),
         checked=checked if isinstance(checked, date) else date.fromisoformat(checked),
+        timeline=tuple(
+            Statement(said=_date(t["said"]), due=_date(t["due"]), text=_text(t))
+            for t in raw.get("timeline") or ()
+        ),
     )
+
+
+def _date(value: Any) -> date:
+    return value if isinstance(value, date) else date.fromisoformat(str(value))
 
 
 # --- reading and checking ---------------------------------------------------------------------
@@ -220,7 +294,8 @@ ENTRY_REQUIRED = {
     "sources",
     "checked",
 }
-ENTRY_OPTIONAL = {"detail"}
+ENTRY_OPTIONAL = {"detail", "timeline"}
+STATEMENT_KEYS = {"said", "due", "id", "en"}
 
 
 def _read(
@@ -305,6 +380,7 @@ class _Checker:
         self._lists(file, name, raw, "keywords", 1)
         self._sources(file, name, raw.get("sources"))
         self._checked(file, name, raw.get("checked"))
+        self._timeline(file, name, raw)
         if len(self.problems) == before:
             self._rendered_size(file, name, raw)
         return len(self.problems) == before
@@ -403,6 +479,51 @@ class _Checker:
             url = source["url"]
             if url is not None and not (isinstance(url, str) and _URL.fullmatch(url)):
                 self._add(file, name, f"source {number} url must be http(s)://... or null")
+            shown = f"{source['title']} {url or ''}"
+            if NOT_PUBLIC.search(shown):
+                self._add(file, name, f"source {number} is not a public source: {shown.strip()!r}")
+            elif url is None and not OFFICIAL_PUBLICATION.search(str(source["title"])):
+                self._add(
+                    file,
+                    name,
+                    f"source {number} has no link and names no official publication "
+                    "(law, regulation, notice): give its http(s) address",
+                )
+
+    def _timeline(self, file: str, name: str, raw: dict[str, Any]) -> None:
+        """Dated statements are well-formed, and {placeholders} are known and used rightly."""
+        statements = raw.get("timeline")
+        if statements is not None:
+            if not isinstance(statements, list) or not statements:
+                self._add(file, name, "timeline must be a non-empty list of statements")
+                statements = []
+            for number, item in enumerate(statements, start=1):
+                if not isinstance(item, dict) or set(item) != STATEMENT_KEYS:
+                    self._add(file, name, f"timeline {number} needs exactly said, due, id, en")
+                    continue
+                try:
+                    said, due = _date(item["said"]), _date(item["due"])
+                except ValueError:
+                    self._add(file, name, f"timeline {number}: said and due must be dates")
+                    continue
+                if due < said:
+                    self._add(file, name, f"timeline {number}: due is before said")
+                for lang in LANGUAGES:
+                    if not _nonempty_str(item[lang]):
+                        self._add(file, name, f"timeline {number}.{lang} must be a string")
+        used: set[str] = set()
+        for key in ("answer", "detail"):
+            value = raw.get(key)
+            if isinstance(value, dict):
+                for text in value.values():
+                    if isinstance(text, str):
+                        used.update(_PLACEHOLDER.findall(text))
+        for unknown in sorted(used - PLACEHOLDERS):
+            self._add(file, name, f"unknown placeholder {{{unknown}}}")
+        if statements and "timeline" not in used:
+            self._add(file, name, "has a timeline but no {timeline} in its answer or detail")
+        if "timeline" in used and not statements:
+            self._add(file, name, "uses {timeline} but has no timeline statements")
 
     def _checked(self, file: str, name: str, value: Any) -> None:
         if value is None or isinstance(value, date):

@@ -167,6 +167,7 @@ class Normalizer:
             not self.vocabulary
             or word in self._known
             or word in lex.stopwords
+            or word in lex.stop_phrases  # "selamat" (pagi) is no misspelt "selama"
             or len(word) < _MIN_SPELLING_LENGTH
             or not word.isalpha()
         ):

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 from html import unescape
 from html.parser import HTMLParser
@@ -193,6 +193,7 @@ def load_knowledge_base(
     from faq.render import prefill  # render reads this module's types
 
     raw_topics, raw_entries, problems = _read(directory or DATA_DIR)
+    problems += _learned_problems(directory or DATA_DIR, {str(e["id"]) for _, e in raw_entries})
     if problems:
         raise KnowledgeBaseError(problems)
     topics = tuple(
@@ -201,9 +202,54 @@ def load_knowledge_base(
     entries = tuple(
         prefill(_entry(e), today or date.today(), values or {}) for _, e in raw_entries
     )
-    return KnowledgeBase(
-        topics=topics, entries=entries, off_topic=_off_topic(directory or DATA_DIR)
+    learned_phrasings, learned_off = _learned(directory or DATA_DIR)
+    entries = tuple(
+        replace(
+            e,
+            phrasings=Localized(
+                e.phrasings.id + tuple(learned_phrasings[e.id].get("id", ())),
+                e.phrasings.en + tuple(learned_phrasings[e.id].get("en", ())),
+            ),
+        )
+        if e.id in learned_phrasings
+        else e
+        for e in entries
     )
+    return KnowledgeBase(
+        topics=topics,
+        entries=entries,
+        off_topic=_off_topic(directory or DATA_DIR) + learned_off,
+    )
+
+
+def _learned(directory: Path) -> tuple[dict[str, dict[str, list[str]]], tuple[str, ...]]:
+    """``learned.yaml`` (see faq.learning): phrasings by entry id and language, off-topic texts."""
+    path = directory / LEARNED_FILE
+    if not path.is_file():
+        return {}, ()
+    data = (yaml.safe_load(path.read_text(encoding="utf-8")) or {}).get("learned") or {}
+    phrasings = {
+        str(entry): {lang: [str(t) for t in texts or ()] for lang, texts in by_lang.items()}
+        for entry, by_lang in (data.get("phrasings") or {}).items()
+    }
+    off = data.get("off_topic") or {}
+    return phrasings, tuple(str(t) for lang in LANGUAGES for t in off.get(lang) or ())
+
+
+def _learned_problems(directory: Path, entry_ids: set[str]) -> list[Problem]:
+    """Defects of ``learned.yaml``: its shape and entry ids that do not exist."""
+    try:
+        phrasings, _ = _learned(directory)
+    except (yaml.YAMLError, AttributeError, TypeError) as exc:
+        return [Problem(LEARNED_FILE, "-", f"malformed: {exc}".replace("\n", " "))]
+    problems = [
+        Problem(LEARNED_FILE, entry, "phrasings for an unknown entry id")
+        for entry in sorted(set(phrasings) - entry_ids)
+    ]
+    for entry, by_lang in phrasings.items():
+        for lang in sorted(set(by_lang) - set(LANGUAGES)):
+            problems.append(Problem(LEARNED_FILE, entry, f"unknown language {lang!r}"))
+    return problems
 
 
 def _off_topic(directory: Path) -> tuple[str, ...]:
@@ -242,7 +288,8 @@ def stale_entries(
 
 def validate_knowledge_base(directory: Path | None = None) -> list[Problem]:
     """Every defect found in the knowledge base files; an empty list means it loads."""
-    return _read(directory or DATA_DIR)[2]
+    _, entries, problems = _read(directory or DATA_DIR)
+    return problems + _learned_problems(directory or DATA_DIR, {str(e["id"]) for _, e in entries})
 
 
 # --- building typed objects from checked raw data -------------------------------------------

@@ -43,6 +43,22 @@ NEW_TOPICS: Mapping[str, str] = {
     "reentry-permit": "reentry-permit",
     "registration-closes": "registration-closes",
     "training-duration": "training-duration",
+    "pre-departure-education": "pre-departure",
+    "pre-departure": "pre-departure",
+    "gks-not-covered": "gks-not-covered",
+    "gks-coverage": "gks-not-covered",
+    "data-retention": "data-retention",
+    "registration-free": "registration-free",
+    "never-pay": "registration-free",
+    "im-japan-age": "im-japan-age",
+    "slc": "slc",
+    "prayer-halal": "prayer-halal",
+    "work-experience": "work-experience",
+    "housewife": "work-experience",
+    "disnaker-office": "disnaker-office",
+    "office": "disnaker-office",
+    "tourist-visa": "tourist-visa",
+    "other-countries": "other-countries",
 }
 
 

@@ -144,31 +144,53 @@ class Neighbours:
     """Cosine similarity of a text to its nearest member of a group of texts (TF-IDF weights).
 
     Used beside the classifier where one example should count on its own: the off-topic
-    examples, and an entry's own texts when its answer is weighed against them.
+    examples. Members are stored as postings (feature -> members using it), as in NaiveBayes.
     """
 
     def __init__(
         self, model: NaiveBayes, groups: Sequence[Sequence[tuple[np.ndarray, np.ndarray]]]
-    ):
+    ) -> None:
         self.model = model
-        self._groups = [[_unit(model, ids, counts) for ids, counts in g] for g in groups]
+        self._groups = [self._postings(group) for group in groups]
+
+    def _postings(
+        self, members: Sequence[tuple[np.ndarray, np.ndarray]]
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
+        feature_count = self.model.feature_count
+        cells: list[np.ndarray] = []
+        values: list[np.ndarray] = []
+        owners: list[np.ndarray] = []
+        for number, (ids, counts) in enumerate(members):
+            if len(ids):
+                cells.append(ids)
+                values.append(_unit_weights(self.model, ids, counts))
+                owners.append(np.full(len(ids), number, dtype=np.intp))
+        if not cells:
+            empty = np.zeros(0)
+            return np.zeros(feature_count + 1, dtype=np.int64), empty.astype(np.intp), empty, 0
+        feature = np.concatenate(cells)
+        order = np.argsort(feature, kind="stable")
+        start = np.searchsorted(feature[order], np.arange(feature_count + 1))
+        return start, np.concatenate(owners)[order], np.concatenate(values)[order], len(members)
 
     def similarity(self, group: int, ids: np.ndarray, counts: np.ndarray) -> float:
         """The highest cosine between a text and the members of one group (0-1)."""
-        query = _unit(self.model, ids, counts)
-        if not query:
+        start, owner, value, size = self._groups[group]
+        if not size or not len(ids):
             return 0.0
-        best = 0.0
-        for member in self._groups[group]:
-            small, large = (member, query) if len(member) < len(query) else (query, member)
-            best = max(best, sum(w * large.get(f, 0.0) for f, w in small.items()))
-        return best
+        weights = _unit_weights(self.model, ids, counts)
+        starts, ends = start[ids], start[ids + 1]
+        lengths = ends - starts
+        if not lengths.sum():
+            return 0.0
+        offsets = np.repeat(ends - np.cumsum(lengths), lengths) + np.arange(lengths.sum())
+        sums = np.bincount(
+            owner[offsets], weights=value[offsets] * np.repeat(weights, lengths), minlength=size
+        )
+        return float(sums.max())
 
 
-def _unit(model: NaiveBayes, ids: np.ndarray, counts: np.ndarray) -> dict[int, float]:
-    """A text's L2-normalised TF-IDF weights by feature id."""
-    if not len(ids):
-        return {}
+def _unit_weights(model: NaiveBayes, ids: np.ndarray, counts: np.ndarray) -> np.ndarray:
+    """A text's L2-normalised TF-IDF weights, in the order of ``ids``."""
     weights = (1.0 + np.log(counts)) * model.idf[ids]
-    weights /= np.linalg.norm(weights)
-    return dict(zip(ids.tolist(), weights.tolist(), strict=True))
+    return weights / np.linalg.norm(weights)

@@ -72,7 +72,9 @@ def cmd_ask(args: argparse.Namespace, config: Config) -> int:
     from faq.matcher import Matcher
     from faq.model import load_knowledge_base
 
-    texts, kb = Texts.load(), load_knowledge_base()
+    # placeholders such as {retention_days} shown with this config's values (faq.render)
+    texts = Texts.load()
+    kb = load_knowledge_base(values={"retention_days": config.retention_days})
     matcher = Matcher(
         kb,
         threshold=config.faq.threshold,
@@ -105,10 +107,15 @@ def cmd_ask(args: argparse.Namespace, config: Config) -> int:
 def cmd_check(args: argparse.Namespace, config: Config) -> int:
     """Validate the config (already loaded) and every content file; exit 1 on any problem."""
     from bot.validation import validate_all
+    from faq.model import STALE_AFTER_DAYS, load_knowledge_base, stale_entries
 
     problems = validate_all()
     for problem in problems:
         print(problem)
+    if not problems:  # facts not re-checked for a long time: a warning, not a failure
+        days = args.faq_stale_days if args.faq_stale_days is not None else STALE_AFTER_DAYS
+        for warning in stale_entries(load_knowledge_base(), date.today(), days):
+            print(f"warning: {warning}", file=sys.stderr)
     if problems:
         print(f"{len(problems)} problem(s) found.", file=sys.stderr)
         return 1
@@ -266,7 +273,14 @@ def build_parser() -> argparse.ArgumentParser:
     ask.add_argument("question", nargs="*", help="the question (default: one per line of stdin)")
     ask.set_defaults(func=cmd_ask)
 
-    sub.add_parser("check", help="validate config and content files").set_defaults(func=cmd_check)
+    check = sub.add_parser("check", help="validate config and content files")
+    check.add_argument(
+        "--faq-stale-days",
+        type=int,
+        default=None,
+        help="warn about FAQ entries checked longer ago than this (default 180)",
+    )
+    check.set_defaults(func=cmd_check)
 
     screen = sub.add_parser("screen", help="evaluate a profile of answers with the current rules")
     screen.add_argument("file", help="answers keyed by question id (.yaml or .json)")

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
+from html import unescape
 from html.parser import HTMLParser
 from pathlib import Path
 from types import MappingProxyType
@@ -20,6 +21,29 @@ import yaml
 
 DATA_DIR = Path(__file__).parent / "data"
 TOPICS_FILE = "topics.yaml"
+# Examples of messages no entry answers (the matcher's off-topic class), and what staff taught the
+# bot from its traffic (see faq.learning): both optional, neither holds entries.
+OFF_TOPIC_FILE = "off_topic.yaml"
+LEARNED_FILE = "learned.yaml"
+VALUES_FILE = "values.yaml"  # texts faq.render fills in (placeholders, dated statements)
+SPECIAL_FILES = frozenset({TOPICS_FILE, OFF_TOPIC_FILE, LEARNED_FILE, VALUES_FILE})
+# Placeholders an answer or detail may hold; faq.render fills them ({timeline} from the entry's
+# dated statements, the rest from the values the bot passes, e.g. its config).
+PLACEHOLDERS = frozenset(
+    {"timeline", "retention_days", "office_address", "office_hours", "office_phone"}
+)
+_PLACEHOLDER = re.compile(r"\{([a-z_]+)\}")
+# What a citizen must never be shown as a source: internal notes, this project's own papers,
+# staging hosts, data dumps and code hosting (issue 9, item 4). `check` fails on them.
+NOT_PUBLIC = re.compile(
+    r"domain brief|unconfirmed|this project|bot specification|staging|\.sql\b|github|"
+    r"localhost|internal",
+    re.IGNORECASE,
+)
+# A source without a link must name an official publication (a law, regulation or notice).
+OFFICIAL_PUBLICATION = re.compile(
+    r"\b(?:UU|PP|Perpres|Permen\w*|Kepmen\w*|Perban|Peraturan|Pasal|Undang-Undang)\b|\bPENG\."
+)
 LANGUAGES = ("id", "en")
 
 ID_PATTERN = re.compile(r"[a-z0-9-]+")
@@ -75,6 +99,15 @@ class Source:
 
 
 @dataclass(frozen=True)
+class Statement:
+    """A dated statement about the timeline: what was said, when, and the date it aimed at."""
+
+    said: date
+    due: date
+    text: Localized[str]
+
+
+@dataclass(frozen=True)
 class Entry:
     """One question with its answer; ``answer`` and ``detail`` are Telegram HTML."""
 
@@ -87,6 +120,12 @@ class Entry:
     detail: Localized[str] | None
     sources: tuple[Source, ...]
     checked: date
+    timeline: tuple[Statement, ...] = ()
+    # The answer and detail as written, with {placeholders}: faq.render fills them for a given
+    # day and config. ``answer``/``detail`` hold them pre-filled on the load date with neutral
+    # texts, so a caller that shows ``entry.answer`` directly never shows raw braces.
+    template_answer: Localized[str] | None = None
+    template_detail: Localized[str] | None = None
 
     def texts_to_match(self) -> Iterator[str]:
         """The question and every phrasing and keyword, in both languages."""
@@ -102,6 +141,7 @@ class KnowledgeBase:
 
     topics: tuple[Topic, ...]
     entries: tuple[Entry, ...]
+    off_topic: tuple[str, ...] = ()  # messages no entry answers (the matcher's off-topic class)
     by_id: Mapping[str, Entry] = field(init=False, repr=False)
     _topics_by_id: Mapping[str, Topic] = field(init=False, repr=False)
 
@@ -139,21 +179,117 @@ class KnowledgeBaseError(ValueError):
         super().__init__(f"the FAQ knowledge base has {len(self.problems)} problem(s):\n{lines}")
 
 
-def load_knowledge_base(directory: Path | None = None) -> KnowledgeBase:
-    """Load and validate the knowledge base (default: the package's data directory)."""
+def load_knowledge_base(
+    directory: Path | None = None,
+    today: date | None = None,
+    values: Mapping[str, object] | None = None,
+) -> KnowledgeBase:
+    """Load and validate the knowledge base (default: the package's data directory).
+
+    Answers with placeholders are pre-filled for ``today`` (default: the current date) with
+    ``values`` (e.g. ``{"retention_days": 730}``) or, where a value is missing, the neutral
+    texts of ``values.yaml``; :func:`faq.render.render` fills the templates again per message.
+    """
+    from faq.render import prefill  # render reads this module's types
+
     raw_topics, raw_entries, problems = _read(directory or DATA_DIR)
+    problems += _learned_problems(directory or DATA_DIR, {str(e["id"]) for _, e in raw_entries})
     if problems:
         raise KnowledgeBaseError(problems)
     topics = tuple(
         Topic(id=t["id"], emoji=t["emoji"], title=_text(t["title"])) for t in raw_topics
     )
-    entries = tuple(_entry(e) for _, e in raw_entries)
-    return KnowledgeBase(topics=topics, entries=entries)
+    entries = tuple(
+        prefill(_entry(e), today or date.today(), values or {}) for _, e in raw_entries
+    )
+    learned_phrasings, learned_off = _learned(directory or DATA_DIR)
+    entries = tuple(
+        replace(
+            e,
+            phrasings=Localized(
+                e.phrasings.id + tuple(learned_phrasings[e.id].get("id", ())),
+                e.phrasings.en + tuple(learned_phrasings[e.id].get("en", ())),
+            ),
+        )
+        if e.id in learned_phrasings
+        else e
+        for e in entries
+    )
+    return KnowledgeBase(
+        topics=topics,
+        entries=entries,
+        off_topic=_off_topic(directory or DATA_DIR) + learned_off,
+    )
+
+
+def _learned(directory: Path) -> tuple[dict[str, dict[str, list[str]]], tuple[str, ...]]:
+    """``learned.yaml`` (see faq.learning): phrasings by entry id and language, off-topic texts."""
+    path = directory / LEARNED_FILE
+    if not path.is_file():
+        return {}, ()
+    data = (yaml.safe_load(path.read_text(encoding="utf-8")) or {}).get("learned") or {}
+    phrasings = {
+        str(entry): {lang: [str(t) for t in texts or ()] for lang, texts in by_lang.items()}
+        for entry, by_lang in (data.get("phrasings") or {}).items()
+    }
+    off = data.get("off_topic") or {}
+    return phrasings, tuple(str(t) for lang in LANGUAGES for t in off.get(lang) or ())
+
+
+def _learned_problems(directory: Path, entry_ids: set[str]) -> list[Problem]:
+    """Defects of ``learned.yaml``: its shape and entry ids that do not exist."""
+    try:
+        phrasings, _ = _learned(directory)
+    except (yaml.YAMLError, AttributeError, TypeError) as exc:
+        return [Problem(LEARNED_FILE, "-", f"malformed: {exc}".replace("\n", " "))]
+    problems = [
+        Problem(LEARNED_FILE, entry, "phrasings for an unknown entry id")
+        for entry in sorted(set(phrasings) - entry_ids)
+    ]
+    for entry, by_lang in phrasings.items():
+        for lang in sorted(set(by_lang) - set(LANGUAGES)):
+            problems.append(Problem(LEARNED_FILE, entry, f"unknown language {lang!r}"))
+    return problems
+
+
+def _off_topic(directory: Path) -> tuple[str, ...]:
+    """The off-topic examples of ``off_topic.yaml`` (both languages), if the file exists."""
+    path = directory / OFF_TOPIC_FILE
+    if not path.is_file():
+        return ()
+    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    return tuple(str(t).strip() for lang in LANGUAGES for t in data["off_topic"].get(lang) or ())
+
+
+def plain_text(html: str) -> str:
+    """Telegram HTML as plain text: tags dropped, entities decoded."""
+    return unescape(_TAG.sub(" ", html))
+
+
+# `python -m bot check` warns about entries whose facts were last checked longer ago than this.
+STALE_AFTER_DAYS = 180
+
+
+def stale_entries(
+    kb: KnowledgeBase, today: date, max_age_days: int = STALE_AFTER_DAYS
+) -> list[Problem]:
+    """Warnings (not defects) for entries whose ``checked`` date is older than the limit."""
+    return [
+        Problem(
+            "faq",
+            e.id,
+            f"checked {e.checked.isoformat()}, {(today - e.checked).days} days ago "
+            f"(more than {max_age_days}): re-check its facts and sources",
+        )
+        for e in kb.entries
+        if (today - e.checked).days > max_age_days
+    ]
 
 
 def validate_knowledge_base(directory: Path | None = None) -> list[Problem]:
     """Every defect found in the knowledge base files; an empty list means it loads."""
-    return _read(directory or DATA_DIR)[2]
+    _, entries, problems = _read(directory or DATA_DIR)
+    return problems + _learned_problems(directory or DATA_DIR, {str(e["id"]) for _, e in entries})
 
 
 # --- building typed objects from checked raw data -------------------------------------------
@@ -181,7 +317,15 @@ def _entry(raw: Mapping[str, Any]) -> Entry:
         detail=_text(raw["detail"]) if raw.get("detail") is not None else None,
         sources=tuple(Source(title=s["title"].strip(), url=s["url"]) for s in raw["sources"]),
         checked=checked if isinstance(checked, date) else date.fromisoformat(checked),
+        timeline=tuple(
+            Statement(said=_date(t["said"]), due=_date(t["due"]), text=_text(t))
+            for t in raw.get("timeline") or ()
+        ),
     )
+
+
+def _date(value: Any) -> date:
+    return value if isinstance(value, date) else date.fromisoformat(str(value))
 
 
 # --- reading and checking ---------------------------------------------------------------------
@@ -197,7 +341,8 @@ ENTRY_REQUIRED = {
     "sources",
     "checked",
 }
-ENTRY_OPTIONAL = {"detail"}
+ENTRY_OPTIONAL = {"detail", "timeline"}
+STATEMENT_KEYS = {"said", "due", "id", "en"}
 
 
 def _read(
@@ -212,7 +357,7 @@ def _read(
     else:
         topics = _items(topics_path, "topics", problems)
     entries: list[tuple[str, dict[str, Any]]] = []
-    entry_files = sorted(p for p in directory.glob("*.yaml") if p.name != TOPICS_FILE)
+    entry_files = sorted(p for p in directory.glob("*.yaml") if p.name not in SPECIAL_FILES)
     if not entry_files:
         problems.append(Problem(directory.name, "-", "no entries files (*.yaml) found"))
     for path in entry_files:
@@ -282,6 +427,7 @@ class _Checker:
         self._lists(file, name, raw, "keywords", 1)
         self._sources(file, name, raw.get("sources"))
         self._checked(file, name, raw.get("checked"))
+        self._timeline(file, name, raw)
         if len(self.problems) == before:
             self._rendered_size(file, name, raw)
         return len(self.problems) == before
@@ -380,6 +526,51 @@ class _Checker:
             url = source["url"]
             if url is not None and not (isinstance(url, str) and _URL.fullmatch(url)):
                 self._add(file, name, f"source {number} url must be http(s)://... or null")
+            shown = f"{source['title']} {url or ''}"
+            if NOT_PUBLIC.search(shown):
+                self._add(file, name, f"source {number} is not a public source: {shown.strip()!r}")
+            elif url is None and not OFFICIAL_PUBLICATION.search(str(source["title"])):
+                self._add(
+                    file,
+                    name,
+                    f"source {number} has no link and names no official publication "
+                    "(law, regulation, notice): give its http(s) address",
+                )
+
+    def _timeline(self, file: str, name: str, raw: dict[str, Any]) -> None:
+        """Dated statements are well-formed, and {placeholders} are known and used rightly."""
+        statements = raw.get("timeline")
+        if statements is not None:
+            if not isinstance(statements, list) or not statements:
+                self._add(file, name, "timeline must be a non-empty list of statements")
+                statements = []
+            for number, item in enumerate(statements, start=1):
+                if not isinstance(item, dict) or set(item) != STATEMENT_KEYS:
+                    self._add(file, name, f"timeline {number} needs exactly said, due, id, en")
+                    continue
+                try:
+                    said, due = _date(item["said"]), _date(item["due"])
+                except ValueError:
+                    self._add(file, name, f"timeline {number}: said and due must be dates")
+                    continue
+                if due < said:
+                    self._add(file, name, f"timeline {number}: due is before said")
+                for lang in LANGUAGES:
+                    if not _nonempty_str(item[lang]):
+                        self._add(file, name, f"timeline {number}.{lang} must be a string")
+        used: set[str] = set()
+        for key in ("answer", "detail"):
+            value = raw.get(key)
+            if isinstance(value, dict):
+                for text in value.values():
+                    if isinstance(text, str):
+                        used.update(_PLACEHOLDER.findall(text))
+        for unknown in sorted(used - PLACEHOLDERS):
+            self._add(file, name, f"unknown placeholder {{{unknown}}}")
+        if statements and "timeline" not in used:
+            self._add(file, name, "has a timeline but no {timeline} in its answer or detail")
+        if "timeline" in used and not statements:
+            self._add(file, name, "uses {timeline} but has no timeline statements")
 
     def _checked(self, file: str, name: str, value: Any) -> None:
         if value is None or isinstance(value, date):
@@ -423,6 +614,7 @@ def _list_item(value: Any) -> bool:
 
 # --- Telegram HTML ----------------------------------------------------------------------------
 
+_TAG = re.compile(r"<[^>]+>")
 _URL = re.compile(r"https?://[^\s\"'<>]+")
 _LINK = re.compile(r"(?:https?://|tg://|mailto:)[^\s\"'<>]+")
 _ENTITY = re.compile(r"&(?:lt|gt|amp|quot|#[0-9]+|#x[0-9a-fA-F]+);")

@@ -29,6 +29,11 @@ _REPEATS = re.compile(r"([^\W\d_])\1{2,}")  # three or more of the same letter
 _REDUPLICATION = re.compile(r"([^\W\d_]{2,})2")  # "syarat2" is "syarat-syarat"
 # An amount glued to its unit ("10jt", "100rb", "150cm") is two words: the number and the unit.
 _AMOUNT = re.compile(r"(\d+)(jt|juta|rb|ribu|k|thn|th|tahun|bln|bulan|cm|kg)")
+# A letter and a number written apart are one code: "E-7", "e 7" and "E7" are all ``e7``, "S-1"
+# is ``s1``, "N 4" is ``n4``; "G-2-G" and "g 2 g" are ``g2g`` (the lexicon expands it).
+_G2G = re.compile(r"(?<![^\W\d_])g\s*-?\s*(?:2|to)\s*-?\s*g(?![^\W\d_])")
+# Apart by a space only for the letters of such codes, so "a 2-year contract" keeps its "a".
+_CODE = re.compile(r"(?<![^\W_])(?:([^\W\d_])-|([desn])\s+)(\d{1,2})(?![\d.,]\d)(?!\d)")
 _NYA = "nya"  # the possessive/definite suffix: "biayanya" is "biaya" + "nya"
 _MIN_NYA_STEM = 3
 # A query word unknown to the knowledge base is replaced by a known word this similar (0-100),
@@ -164,6 +169,7 @@ class Normalizer:
             not self.vocabulary
             or word in self._known
             or word in lex.stopwords
+            or word in lex.stop_phrases  # "selamat" (pagi) is no misspelt "selama"
             or len(word) < _MIN_SPELLING_LENGTH
             or not word.isalpha()
         ):
@@ -210,7 +216,10 @@ class Normalizer:
         """``words`` without stop-words and stop-phrases, keeping protected phrases whole."""
         lex = self.lexicon
         protected = [False] * len(words)
+        present = set(words)
         for phrase in lex.keep_phrases:
+            if phrase[0] not in present:
+                continue
             for start in range(len(words) - len(phrase) + 1):
                 if words[start : start + len(phrase)] == phrase:
                     protected[start : start + len(phrase)] = [True] * len(phrase)
@@ -236,8 +245,9 @@ class Normalizer:
 
 def _tokens(text: str) -> list[str]:
     """Lower-case words of letters and digits; punctuation, emoji and zero-width marks gone."""
-    text = unicodedata.normalize("NFKC", text).casefold()
-    return _NON_WORD.sub(" ", _ZERO_WIDTH.sub("", text)).split()
+    text = _ZERO_WIDTH.sub("", unicodedata.normalize("NFKC", text).casefold())
+    text = _CODE.sub(lambda m: (m[1] or m[2]) + m[3], _G2G.sub(" g2g ", text))
+    return _NON_WORD.sub(" ", text).split()
 
 
 @cache

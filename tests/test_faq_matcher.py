@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from rapidfuzz import fuzz, process
 
-from faq.matcher import Matcher
+from faq.matcher import Matcher, Taught
 from faq.model import Entry, KnowledgeBase, Localized, Source, Topic, load_knowledge_base
 from faq.normalize import Lexicon, Normalizer, mask_personal_numbers, normalize
 
@@ -32,7 +32,12 @@ ROOT = Path(__file__).resolve().parent.parent
         ("dgn utk untk krn jd sdh bs bsa", "dengan untuk untuk karena jadi sudah bisa bisa"),
         ("bener beneran", "benar benar"),
         ("gtog gtg g-to-g", "g to g g to g g to g"),
-        ("tki tkw pmi", "tki tki pmi"),
+        ("tki tkw pmi", "tki tkw pmi"),  # TKW is a woman migrant worker, not any TKI
+        ("visa E-7, e 7 atau E7", "visa e7 e7 atau e7"),
+        ("S-1 atau s 1, sarjana", "s1 atau s1 s1"),
+        ("bayar 10jt atau 10 juta", "bayar 10 juta atau 10 juta"),
+        ("G-2-G, g 2 g", "g to g g to g"),
+        ("a 2 year contract", "a 2 year contract"),
         ("min, kak, gan, bang, bro, sis, pak, bu, admin, mimin: info dong", "informasi"),
         ("mimiiin kaaak", ""),
         ("syarat2nya apa", "syarat apa"),
@@ -244,14 +249,33 @@ def test_max_suggestions_caps_the_list() -> None:
 def test_margin_decides_between_answer_and_suggest() -> None:
     text = "pelatihan mulai kapan"
     assert Matcher(KB, threshold=70, margin=0).match(text).kind == "answer"
-    assert Matcher(KB, threshold=70, margin=60).match(text).kind == "suggest"
+    assert Matcher(KB, threshold=70, margin=100).match(text).kind == "suggest"
 
 
-def test_threshold_decides_between_answer_and_fallback(matcher: Matcher) -> None:
-    text = "umur maximal"
-    score = matcher.match(text).score
-    assert Matcher(KB, threshold=score).match(text).kind == "answer"
-    assert Matcher(KB, threshold=score + 0.5).match(text).kind == "fallback"
+def test_threshold_decides_between_answer_and_the_rest() -> None:
+    real = Matcher(load_knowledge_base())
+    text = "mata minus boleh ikut ga"
+    score = real.match(text).score
+    assert 0 < score < 100
+    assert Matcher(real.kb, threshold=score).match(text).kind == "answer"
+    below = Matcher(real.kb, threshold=score + 0.5).match(text)
+    # under the threshold the citizen is asked "Maksud Anda…?" (or, far under it, falls back)
+    assert below.kind in {"suggest", "fallback"} and below.entry is None
+
+
+def test_one_shared_keyword_among_unknown_words_never_answers() -> None:
+    match = Matcher(KB).match("tiket konser blackpink jakarta")
+    assert (match.kind, match.entry) == ("fallback", None)
+
+
+def test_taught_phrasing_and_off_topic_take_effect_at_once() -> None:
+    live = Matcher(KB)
+    live.learn(Taught(phrasings=(("training-start", "kapan kelas dibuka"),)))
+    assert live.match("kapan kelas dibuka").entry == KB.by_id["training-start"]
+    live.learn(Taught(off_topic=("berapa umur kucing saya",)))
+    assert live.match("berapa umur kucing saya").kind == "fallback"
+    with pytest.raises(KeyError):
+        live.learn(Taught(phrasings=(("no-such-entry", "x"),)))
 
 
 @pytest.mark.parametrize("text", ["cara masak rendang", "jual motor bekas", "asdfghjkl"])

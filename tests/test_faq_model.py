@@ -11,11 +11,14 @@ import yaml
 
 from faq.model import (
     LANGUAGES,
+    NOT_PUBLIC,
+    OFFICIAL_PUBLICATION,
     KnowledgeBaseError,
     Localized,
     Problem,
     html_problems,
     load_knowledge_base,
+    stale_entries,
     validate_knowledge_base,
 )
 
@@ -111,7 +114,7 @@ def test_loads_typed_entries_topics_and_lookups(good: Path) -> None:
 def test_optional_detail_null_url_string_date_and_numeric_keywords(tmp_path: Path) -> None:
     entry = make_entry(
         detail=None,
-        sources=[{"title": "Brosur Disnaker", "url": None}],
+        sources=[{"title": "Perwal Kota Serang: PENG. 1/2026 pelatihan", "url": None}],
         checked="2026-11-01",
         keywords={"id": ["kuota", 1000], "en": ["quota", 1000]},
     )
@@ -288,3 +291,60 @@ def test_bad_topic(tmp_path: Path) -> None:
         "topics.yaml: x: emoji must be a non-empty string",
         "topics.yaml: x: title.en must be a non-empty string",
     ]
+
+
+# --- truthful sources and dated statements (issue 9) ------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "title",
+    [
+        "Domain brief §1.2: no EPS tattoo rule found",
+        "HRD Korea (UNCONFIRMED)",
+        "Kota Serang bot specification (this project)",
+        "ohayo-staging-k8s.kompas.com/read/4868",
+        "cahyadsn/wilayah wilayah_2023.sql",
+        "github.com/someone/data",
+    ],
+)
+def test_internal_or_unpublished_sources_fail_the_check(tmp_path: Path, title: str) -> None:
+    entry = make_entry(sources=[{"title": title, "url": "https://example.org"}])
+    assert any("not a public source" in m for m in messages(write_kb(tmp_path, [entry])))
+
+
+def test_a_source_without_a_link_must_name_an_official_publication(tmp_path: Path) -> None:
+    blog = make_entry(sources=[{"title": "Blog seseorang", "url": None}])
+    assert any("names no official publication" in m for m in messages(write_kb(tmp_path, [blog])))
+    law = make_entry(sources=[{"title": "UU No. 27 Tahun 2022, Pasal 21", "url": None}])
+    assert messages(write_kb(tmp_path / "law", [law], TOPICS[:1])) == []
+
+
+def test_placeholders_and_timeline_are_checked(tmp_path: Path) -> None:
+    unknown = make_entry(answer={"id": "Data {umur} hari.", "en": "Data {age} days."})
+    timeline_unused = make_entry(
+        timeline=[{"said": "2025-09-24", "due": "2026-03-31", "id": "a", "en": "b"}]
+    )
+    backwards = make_entry(
+        answer={"id": "Rencana: {timeline}", "en": "Plan: {timeline}"},
+        timeline=[{"said": "2026-09-24", "due": "2026-03-31", "id": "a", "en": "b"}],
+    )
+    found = messages(write_kb(tmp_path, [unknown]))
+    assert any("unknown placeholder {umur}" in m for m in found)
+    assert any("no {timeline}" in m for m in messages(write_kb(tmp_path / "t", [timeline_unused])))
+    assert any("due is before said" in m for m in messages(write_kb(tmp_path / "b", [backwards])))
+
+
+def test_real_sources_are_public_and_linked_or_official() -> None:
+    for entry in load_knowledge_base().entries:
+        for source in entry.sources:
+            assert not NOT_PUBLIC.search(f"{source.title} {source.url or ''}"), entry.id
+            assert source.url or OFFICIAL_PUBLICATION.search(source.title), (entry.id, source)
+
+
+def test_stale_checked_dates_are_warned_about(tmp_path: Path) -> None:
+    old = make_entry(checked=date(2025, 1, 1))
+    kb = load_knowledge_base(write_kb(tmp_path, [old], TOPICS[:1]))
+    warnings = stale_entries(kb, today=date(2026, 12, 2), max_age_days=180)
+    assert [w.entry for w in warnings] == ["free-departure"]
+    assert "checked 2025-01-01" in str(warnings[0])
+    assert stale_entries(kb, today=date(2025, 2, 1), max_age_days=180) == []

@@ -14,11 +14,33 @@ from bot.menu import main_menu
 from bot.ui import column, keyboard
 from faq.matcher import Match, Matcher
 from faq.model import Entry, KnowledgeBase
+from faq.render import Rendered, office_values, render
+from store import clock
 
 # The matcher reads at most this much of a message; a question is never longer.
 MAX_QUESTION_CHARS = 500
 _NUMBER_ONLY = re.compile(r"^[\d\s.+()-]{6,}$")
 _INVISIBLE = re.compile(r"[\s\u200b-\u200f\u2028-\u202f\u2060-\u206f\ufeff]+")
+
+
+#: The bot's own values in answers (retention period, office block), set from the config once.
+_values: dict[str, object] = {}
+
+
+def set_values(config_values: dict[str, object]) -> None:
+    """Use ``config_values`` (see :func:`values_of`) in every answer from now on."""
+    _values.clear()
+    _values.update(config_values)
+
+
+def values_of(retention_days: int, office: dict[str, str]) -> dict[str, object]:
+    """The placeholders the knowledge base uses, from the config."""
+    return {"retention_days": retention_days, **office_values(office)}
+
+
+def shown(entry: Entry, lang: str) -> Rendered:
+    """The entry's answer and detail as of today (dated statements computed per message)."""
+    return render(entry, lang, today=clock.today(), values=_values)
 
 
 def render_answer(texts: Texts, entry: Entry, lang: str) -> Markup:
@@ -30,7 +52,7 @@ def render_answer(texts: Texts, entry: Entry, lang: str) -> Markup:
         "answer",
         lang,
         question=entry.question[lang],
-        answer=Markup(entry.answer[lang]),
+        answer=Markup(shown(entry, lang).answer),
         sources=Markup(sources),
         checked=entry.checked.strftime("%d-%m-%Y"),
     )

@@ -66,7 +66,7 @@ def cmd_chat(args: argparse.Namespace, config: Config) -> int:
 
 def cmd_ask(args: argparse.Namespace, config: Config) -> int:
     """Answer questions exactly as the bot would, from the arguments or one per line of stdin."""
-    from bot.answers import compose_reply
+    from bot.answers import compose_reply, set_values, values_of
     from bot.i18n import Texts
     from bot.telegram_html import to_plain
     from faq.matcher import Matcher
@@ -74,7 +74,9 @@ def cmd_ask(args: argparse.Namespace, config: Config) -> int:
 
     # placeholders such as {retention_days} shown with this config's values (faq.render)
     texts = Texts.load()
-    kb = load_knowledge_base(values={"retention_days": config.retention_days})
+    values = values_of(config.retention_days, config.office.as_dict())
+    set_values(values)
+    kb = load_knowledge_base(values=values)
     matcher = Matcher(
         kb,
         threshold=config.faq.threshold,

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 from telegram import User
 from telegram.ext import ContextTypes
 
+from bot.answers import set_values, values_of
 from bot.config import LANGUAGES, Config
 from bot.i18n import Texts
 from faq.matcher import Matcher
@@ -43,7 +44,9 @@ class Services:
     @classmethod
     async def create(cls, config: Config) -> Services:
         """Load content and open the stores (off the event loop)."""
-        kb = load_knowledge_base()
+        values = values_of(config.retention_days, config.office.as_dict())
+        set_values(values)
+        kb = load_knowledge_base(values=values)
         matcher = Matcher(
             kb,
             threshold=config.faq.threshold,

@@ -10,6 +10,7 @@ from bot.answers import (
     answer_keyboard,
     compose_reply,
     render_answer,
+    shown,
     topics_keyboard,
 )
 from bot.i18n import Markup
@@ -68,7 +69,10 @@ async def show_entry(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None
     svc.count_usage(entry.id)
     if kind == "d" and entry.detail:
         text = svc.texts.render(
-            "detail", lang, question=entry.question[lang], detail=Markup(entry.detail[lang])
+            "detail",
+            lang,
+            question=entry.question[lang],
+            detail=Markup(shown(entry, lang).detail or entry.detail[lang]),
         )
         back = keyboard(
             [

@@ -32,6 +32,7 @@ from bot.handlers import (
     fallbacks,
     faq,
     handoff,
+    nik_guard,
     registration,
     staff,
     start,
@@ -99,6 +100,7 @@ def build_application(
     if services is not None:
         app.bot_data["services"] = services
 
+    nik_guard.register_first(app)  # group -3: a NIK typed anywhere leaves the chat at once
     staff.register_early(app)  # group -2: replies to the desk's prompts, desk commands in groups
     handoff.register_early(app)  # group -1: /tutup, staff answers, citizens' open conversations
     fallbacks.register_first(app)

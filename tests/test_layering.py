@@ -18,6 +18,7 @@ HANDOFFS = {
     "registration": {"faq"},  # a question typed mid-flow is answered
     "screening": {"faq"},
     "handoff": {"staff"},  # /tutup is refused to non-staff like the desk's commands
+    "nik_guard": {"registration"},  # leaves the registration's NIK and phone steps to it
 }
 
 

@@ -248,7 +248,12 @@ async def test_back_returns_to_the_previous_answer_and_prunes(bot: BotHarness) -
 async def test_cancel_forgets_the_answers(bot: BotHarness) -> None:
     screen = await walk(bot, await begin(bot), KOREA_ELIGIBLE[:3])
     assert step_of(screen) == "birth_date"
-    [cancelled] = await bot.send(CITIZEN, "/batal")
+    [confirm] = await bot.send(CITIZEN, "/batal")
+    assert "3 jawaban Anda akan dihapus" in confirm.text, "one tap never deletes the answers"
+    kept = await press(bot, confirm, "scr:resume:birth_date")
+    assert step_of(kept) == "birth_date", "Lanjutkan: back where the citizen was"
+    [confirm] = await bot.send(CITIZEN, "/batal")
+    cancelled = await press(bot, confirm, "scr:xy")
     assert "dibatalkan" in cancelled.text
     assert stores(bot).kv.get("ptb_user_data", str(CITIZEN)) is None
     first = await begin(bot)
@@ -257,7 +262,8 @@ async def test_cancel_forgets_the_answers(bot: BotHarness) -> None:
 
     # The Cancel button does the same.
     screen = await walk(bot, first, KOREA_ELIGIBLE[:1])
-    cancelled_by_button = await press(bot, screen, "scr:x")
+    asked = await press(bot, screen, "scr:x")
+    cancelled_by_button = await press(bot, asked, "scr:xy")
     assert "dibatalkan" in cancelled_by_button.text
     assert stores(bot).screenings.get(CITIZEN) is None  # nothing finished, nothing saved
 
@@ -389,7 +395,8 @@ async def test_stale_buttons_after_a_restart_are_answered(bot: BotHarness) -> No
     assert step_of(current) == "domicile" and current.method == "sendMessage"
 
     # After a cancel, an old button says the session has ended and offers a fresh start.
-    await bot.send(CITIZEN, "/batal")
+    [confirm] = await bot.send(CITIZEN, "/batal")
+    await press(bot, confirm, "scr:xy")
     await bot.restart()
     [expired] = await bot.press(CITIZEN, current.message_id or 0, "scr:a:domicile:y")
     assert "sudah berakhir" in expired.text

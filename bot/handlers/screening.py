@@ -278,13 +278,27 @@ async def start(update: Update, context: Context) -> None:
 
 
 async def cancel(update: Update, context: Context) -> None:
-    """/batal or the Cancel button: forget the answers."""
+    """/batal or the Cancel button: with answers given, ask first (one tap must not delete ten
+    answers); otherwise, or once confirmed (``scr:xy``), forget them."""
     svc = services(context)
     lang = await svc.language(update.effective_user)
+    session = Session.of(context)
+    query = update.callback_query
+    confirmed = query is not None and query.data == "scr:xy"
+    if session is not None and session.answers and not confirmed:
+        await answer(query)
+        rows = [
+            [(svc.texts.get("btn_scr_cancel_yes", lang), "scr:xy")],
+            [(svc.texts.get("btn_scr_cancel_no", lang), f"scr:resume:{session.step}")],
+        ]
+        count = len(session.answers)
+        await show(
+            update, svc.texts.render("scr_cancel_confirm", lang, count=count), keyboard(rows)
+        )
+        return
     await _commit(update, context, None)
-    await answer(update.callback_query)
+    await answer(query)
     await show(update, svc.texts.render("scr_cancelled", lang), main_menu(svc.texts, lang))
-    return
 
 
 async def on_button(update: Update, context: Context) -> None:
@@ -295,7 +309,7 @@ async def on_button(update: Update, context: Context) -> None:
     if kind == "start":
         await start(update, context)
         return
-    if kind == "x":
+    if kind in ("x", "xy"):
         await cancel(update, context)
         return
     session = Session.of(context)
@@ -343,6 +357,9 @@ async def on_button(update: Update, context: Context) -> None:
         return
     if kind == "ok" and session.step == REVIEW:
         await _finish(update, context, session, lang)
+        return
+    if kind == "resume":  # "Lanjutkan" after Batal: back to where the citizen was
+        await _show_step(update, session, svc, lang)
         return
     await _stale(update, context, session, lang)
     return
@@ -519,6 +536,8 @@ def register(app: Application) -> None:
 for _name, *_fields in (
     ("start",),
     ("x",),
+    ("xy",),
+    ("resume", "step"),
     ("a", "question", "choice"),
     ("t", "question", "choice"),
     ("done", "question"),

@@ -58,8 +58,31 @@ def render_answer(texts: Texts, entry: Entry, lang: str) -> Markup:
     )
 
 
+#: What an answer may point to, and the button that does it: an answer that says "/daftar" or
+#: "Hubungi petugas" carries that button, so the citizen never has to type it.
+ACTION_BUTTONS = (
+    (("/daftar",), "btn_register", "reg:start"),
+    (("/cekkelayakan",), "btn_screening", "scr:start"),
+    (("/langganan",), "btn_subscribe", "sub:on"),
+    (("/petugas", "hubungi petugas", "contact staff"), "btn_contact", "m:contact"),
+    (("/dataku",), "btn_reg_my_data", "data:view"),
+    (("/hapusdata",), "btn_data_delete", "data:delete"),
+)
+
+
+def action_rows(texts: Texts, answer_html: str, lang: str) -> list[list[tuple[str, str]]]:
+    """Buttons for the commands and actions the answer mentions, two to a row."""
+    lowered = answer_html.lower()
+    buttons = [
+        (texts.get(label, lang), data)
+        for words, label, data in ACTION_BUTTONS
+        if any(word in lowered for word in words)
+    ]
+    return [buttons[i : i + 2] for i in range(0, len(buttons), 2)]
+
+
 def answer_keyboard(texts: Texts, entry: Entry, lang: str) -> InlineKeyboardMarkup:
-    rows = []
+    rows = action_rows(texts, shown(entry, lang).answer, lang)
     if entry.detail:
         rows.append([(texts.get("btn_detail", lang), f"d:{entry.id}")])
     rows.append(

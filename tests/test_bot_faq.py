@@ -234,3 +234,12 @@ async def test_the_button_stops_spinning_even_when_the_language_cannot_be_read(
     monkeypatch.setattr(bot.app.bot_data["services"], "language", no_language)
     replies = await bot.press(CITIZEN, welcome.message_id, "boom")  # asserts the answer
     assert TEXTS.get("error", "id") in [r.text for r in replies]
+
+
+async def test_an_answer_that_names_a_command_carries_its_button(bot: BotHarness) -> None:
+    [answer] = await bot.send(CITIZEN, "berapa lama data saya disimpan bot ini?")
+    assert "/hapusdata" in answer.text
+    data = {d for _, d in answer.buttons}
+    assert {"data:delete", "data:view"} <= data, answer.buttons
+    [press] = await bot.press(CITIZEN, answer, "Data saya")
+    assert press.text, "the button works"

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import asdict, dataclass, field
 from datetime import date
 from typing import Any
@@ -757,13 +757,18 @@ async def _invalid(t: Turn, error: str, step: str) -> None:
     await reply(t.update, t.text("reg_invalid", error=error), markup)
 
 
-async def _take_name(t: Turn, message: Message, text: str) -> None:
-    name = clean_name(text)
-    if name is None:
-        await reply(t.update, t.text("reg_name_invalid"))
-        return
-    t.flow.complete("name", full_name=name)
-    await ask(t)
+def _name_taker(step: str, field: str) -> Callable[[Turn, Message, str], Awaitable[None]]:
+    """The taker of a typed full name (the citizen's, or their parent's or guardian's)."""
+
+    async def take(t: Turn, message: Message, text: str) -> None:
+        name = clean_name(text)
+        if name is None:
+            await reply(t.update, t.text("reg_name_invalid"))
+            return
+        t.flow.complete(step, **{field: name})
+        await ask(t)
+
+    return take
 
 
 async def _delete(message: Message) -> None:
@@ -872,21 +877,12 @@ async def _take_email(t: Turn, message: Message, text: str) -> None:
     await ask(t)
 
 
-async def _take_guardian_name(t: Turn, message: Message, text: str) -> None:
-    name = clean_name(text)
-    if name is None:
-        await reply(t.update, t.text("reg_name_invalid"))
-        return
-    t.flow.complete("guardian_name", guardian_name=name)
-    await ask(t)
-
-
 _TAKERS = {
-    "name": _take_name,
+    "name": _name_taker("name", "full_name"),
     "nik": _take_nik,
     "phone": _take_phone,
     "email": _take_email,
-    "guardian_name": _take_guardian_name,
+    "guardian_name": _name_taker("guardian_name", "guardian_name"),
 }
 
 

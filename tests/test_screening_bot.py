@@ -142,6 +142,8 @@ async def test_korea_happy_path_is_eligible_and_saved(bot: BotHarness) -> None:
     assert "Periksa jawaban Anda" in screen.text
     assert "10 Mei 1998" in screen.text and "Manufaktur / pabrik" in screen.text
     assert "Persetujuan data kesehatan dan hukum: <b>Setuju</b>" in screen.text
+    answers = [line for line in screen.text.splitlines() if " → <b>" in line]
+    assert answers and all(len(line) <= 110 for line in answers), "one short line per answer"
     result = await press(bot, screen, "scr:ok")
     assert "Kerja di Korea (EPS): Memenuhi syarat awal" in result.text
     assert "indikasi awal" in result.text and "Langkah berikutnya" in result.text

@@ -229,7 +229,11 @@ def _review_screen(
         shown = engine.format_answer(question, session.answers.get(question.id), lang)
         lines.append(
             texts.render(
-                "scr_review_line", lang, number=number, question=question.text[lang], answer=shown
+                "scr_review_line",
+                lang,
+                number=number,
+                question=_short(question.text[lang]),
+                answer=shown,
             )
         )
         label = texts.get("btn_scr_edit", lang).format(number=number)
@@ -243,6 +247,18 @@ def _review_screen(
     rows.append([(texts.get("btn_scr_confirm", lang), "scr:ok")])
     rows.append(_nav_row(svc, engine, session, lang))
     return Markup("\n".join(lines)), keyboard(rows)
+
+
+#: Longest question shown on the review screen: one line per answer on a phone.
+REVIEW_QUESTION_CHARS = 48
+
+
+def _short(question: str) -> str:
+    """A question's first sentence, clipped, for the review screen."""
+    first = question.split("? ")[0].rstrip("?") + "?"
+    return (
+        first if len(first) <= REVIEW_QUESTION_CHARS else first[: REVIEW_QUESTION_CHARS - 1] + "…"
+    )
 
 
 def _result_keyboard(svc: Services, lang: str) -> InlineKeyboardMarkup:

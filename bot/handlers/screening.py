@@ -256,9 +256,9 @@ REVIEW_QUESTION_CHARS = 48
 def _short(question: str) -> str:
     """A question's first sentence, clipped, for the review screen."""
     first = question.split("? ")[0].rstrip("?") + "?"
-    return (
-        first if len(first) <= REVIEW_QUESTION_CHARS else first[: REVIEW_QUESTION_CHARS - 1] + "…"
-    )
+    if len(first) <= REVIEW_QUESTION_CHARS:
+        return first
+    return first[: REVIEW_QUESTION_CHARS - 1].rsplit(" ", 1)[0] + "…"  # never inside a word
 
 
 def _result_keyboard(svc: Services, lang: str) -> InlineKeyboardMarkup:

@@ -90,9 +90,12 @@ async def open_ticket(bot: BotHarness, citizen: int = CITIZEN) -> Reply:
 async def test_round_trip_through_the_staff_group(desk: BotHarness) -> None:
     opened = await open_ticket(desk)
     since = len(desk.emu.calls)
-    [ack] = await desk.send(
+    replies = await desk.send(
         CITIZEN, "Halo, NIK saya 3673014101990001, hp 0812-3456-7890. Kapan tes?"
     )
+    _deleted, removed, ack = replies
+    assert _deleted.method == "deleteMessage"
+    assert "berisi nomor NIK" in removed.text, "the NIK left the citizen's chat too"
     assert "sudah diteruskan ke petugas" in ack.text and "disamarkan" in ack.text
     forwarded = group_message(desk, since)
     text = forwarded["text"]

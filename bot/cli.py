@@ -32,26 +32,45 @@ log = logging.getLogger("bot")
 Command = Callable[[argparse.Namespace, Config], int]
 
 
+#: Start-up retries while the Bot API cannot be reached: 1, 2, 4 ... seconds, at most a minute.
+RETRY_FIRST_SECONDS = 1.0
+RETRY_MAX_SECONDS = 60.0
+
+
 def cmd_run(args: argparse.Namespace, config: Config) -> int:
     """The Telegram bot, long polling."""
     if not config.token:
         print("TELEGRAM_BOT_TOKEN is not set; `python -m bot chat` starts the console chat.")
         return 2
+    import time
+
     from telegram import Update
-    from telegram.error import InvalidToken
+    from telegram.error import InvalidToken, NetworkError
 
     from bot.app import build_application
 
-    app = build_application(config)
-    try:
-        app.run_polling(allowed_updates=Update.ALL_TYPES, drop_pending_updates=False)
-    except InvalidToken:  # its message quotes the token: say what to do, never the token
-        print(
-            "Telegram rejected TELEGRAM_BOT_TOKEN: check it with @BotFather (not shown here).",
-            file=sys.stderr,
-        )
-        return 3
-    return 0
+    # PTB logs its own failed start-up with a traceback; the retry below says it in one line.
+    logging.getLogger("telegram.ext").addFilter(
+        lambda record: "Failed run number" not in record.getMessage()
+    )
+    delay = RETRY_FIRST_SECONDS
+    while True:
+        app = build_application(config)
+        try:
+            app.run_polling(
+                allowed_updates=Update.ALL_TYPES, drop_pending_updates=False, close_loop=False
+            )
+            return 0
+        except InvalidToken:  # its message quotes the token: say what to do, never the token
+            print(
+                "Telegram rejected TELEGRAM_BOT_TOKEN: check it with @BotFather (not shown here).",
+                file=sys.stderr,
+            )
+            return 3
+        except NetworkError as exc:  # the Bot API is unreachable at start-up: wait and retry
+            log.warning("the Bot API cannot be reached (%s); retrying in %.0f s", exc, delay)
+            time.sleep(delay)
+            delay = min(delay * 2, RETRY_MAX_SECONDS)
 
 
 def cmd_chat(args: argparse.Namespace, config: Config) -> int:

@@ -95,3 +95,45 @@ async def test_python_m_bot_run_against_the_emulator(tmp_path: Path) -> None:
         assert emu.token.split(":")[1] not in log
         assert "Traceback" not in log
         assert emu.rejected == []
+
+
+async def test_an_unreachable_bot_api_is_retried_until_it_answers(tmp_path: Path) -> None:
+    """`python -m bot run` with the Bot API down: it logs and retries, no crash, and serves once
+    the API is up."""
+    import socket
+
+    with socket.socket() as probe:  # a port nobody listens on yet
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("BOT_", "TELEGRAM_"))}
+    token = "123456:TEST-token"
+    env.update(
+        TELEGRAM_BOT_TOKEN=token,
+        TELEGRAM_API_URL=f"http://127.0.0.1:{port}",
+        BOT_DATA_DIR=str(tmp_path / "data"),
+    )
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "bot", "run", cwd=REPO, env=env,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
+    )  # fmt: skip
+    assert process.stdout is not None
+    seen = b""
+    while b"retrying" not in seen:
+        seen += await asyncio.wait_for(process.stdout.readline(), 60)
+    assert process.returncode is None, "still running"
+    async with BotAPIEmulator(port=port) as emu:
+        try:
+            await emu.wait_until_polling(timeout=60)
+            since = len(emu.calls)
+            emu.send_text(CITIZEN, "/start")
+            await emu.wait_for_call(
+                lambda c: c.method == "sendMessage" and c.chat_id == CITIZEN,
+                timeout=30,
+                since=since,
+            )
+        finally:
+            process.send_signal(signal.SIGINT)
+            rest, _ = await asyncio.wait_for(process.communicate(), 60)
+    log = (seen + rest).decode()
+    assert process.returncode == 0, log
+    assert "Traceback" not in log and token not in log

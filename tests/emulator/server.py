@@ -221,8 +221,11 @@ Handler = Callable[[dict[str, Any]], Awaitable[Any]]
 class BotAPIEmulator:
     """A Telegram Bot API server on 127.0.0.1 for python-telegram-bot to talk to."""
 
-    def __init__(self, *, token: str = "123456:TEST-token", spec_path: Path | None = None):
+    def __init__(
+        self, *, token: str = "123456:TEST-token", spec_path: Path | None = None, port: int = 0
+    ):
         self.token = token
+        self.port = port  # 0: a free one
         self.spec = ApiSpec.load(spec_path)
         self.url = ""
         self.bot_user = factories.make_bot_user()
@@ -280,7 +283,7 @@ class BotAPIEmulator:
     # == lifecycle =========================================================================
 
     async def start(self) -> None:
-        """Listen on a free port of 127.0.0.1; ``url`` is set afterwards."""
+        """Listen on ``port`` (a free one by default) of 127.0.0.1; ``url`` is set afterwards."""
         app = web.Application(client_max_size=MAX_UPLOAD_BYTES + 1024 * 1024)
         app.router.add_route("*", "/bot{token}/{method}", self._handle_api)
         app.router.add_get("/file/bot{token}/{path:.+}", self._handle_file)
@@ -289,7 +292,7 @@ class BotAPIEmulator:
             app, access_log=None, handler_cancellation=True, shutdown_timeout=1.0
         )
         await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        site = web.TCPSite(self._runner, "127.0.0.1", self.port)
         await site.start()
         host, port = self._runner.addresses[0][:2]
         self.url = f"http://{host}:{port}"

@@ -200,8 +200,11 @@ def test_compaction_keeps_everything_and_empties_the_journal(directory: Path) ->
     db = Database(directory, "busy", compact_min_bytes=2_000)
     for n in range(200):
         db.table("t").put(str(n % 50), {"n": n})
-    assert db.snapshot_path.exists()
-    assert db.journal_path.stat().st_size < 2_000 + 200
+    assert db.snapshot_path.exists(), "compacted (in the background) on the way"
+    # How much the journal holds right now depends on where the background compaction is; once
+    # a compaction returns, it holds nothing the snapshot lacks.
+    db.compact()
+    assert db.journal_path.stat().st_size == 0
     db = reopen(db)
     assert len(db.table("t")) == 50
     assert db.table("t").get("49") == {"n": 199}

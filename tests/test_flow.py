@@ -94,3 +94,16 @@ async def test_a_flow_survives_a_restart(desk: BotHarness) -> None:  # noqa: F81
     assert active_flow(desk) == "screening"
     replies, relayed = await typed(desk)
     assert_went_to("screening", replies, relayed)
+
+
+async def test_a_state_that_cannot_be_saved_is_said_so(desk: BotHarness) -> None:  # noqa: F811
+    """A full disk: the citizen is told the step was not kept, never shown the next one."""
+    assert desk.app is not None and desk.app.persistence is not None
+
+    async def disk_full(user_id: int, data: object) -> None:
+        raise OSError(28, "No space left on device")
+
+    desk.app.persistence.update_user_data = disk_full  # type: ignore[method-assign]
+    replies = await desk.send(CITIZEN, "/cekkelayakan")
+    text = texts_of(replies)
+    assert "belum tersimpan" in text and "Pertanyaan 1" not in text

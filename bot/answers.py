@@ -82,7 +82,8 @@ def action_rows(texts: Texts, answer_html: str, lang: str) -> list[list[tuple[st
 
 
 def answer_keyboard(texts: Texts, entry: Entry, lang: str) -> InlineKeyboardMarkup:
-    rows = action_rows(texts, shown(entry, lang).answer, lang)
+    # The commands an answer names are in its template: no second rendering for the buttons.
+    rows = action_rows(texts, (entry.template_answer or entry.answer)[lang], lang)
     if entry.detail:
         rows.append([(texts.get("btn_detail", lang), f"d:{entry.id}")])
     rows.append(

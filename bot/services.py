@@ -18,6 +18,7 @@ from bot.config import LANGUAGES, Config
 from bot.i18n import Texts
 from faq.matcher import Matcher
 from faq.model import KnowledgeBase, load_knowledge_base
+from screening.engine import Engine
 from store import AsyncStores, Stores
 
 if TYPE_CHECKING:
@@ -59,6 +60,16 @@ class Services:
     async def close(self) -> None:
         await self.flush_usage()
         await self.db.aclose()
+
+    def screening_engine(self) -> Engine:
+        """The questionnaire engine, built once per process with the configured reference date
+        and time zone."""
+        engine = self.extras.get("screening_engine")
+        if engine is None:
+            engine = self.extras["screening_engine"] = Engine.default(
+                self.config.reference_date, tz=self.config.timezone
+            )
+        return engine
 
     def count_usage(self, entry_id: str) -> None:
         """Count one use of a FAQ entry; kept in memory and written by :meth:`flush_usage`."""

@@ -30,9 +30,8 @@ from bot.menu import main_menu
 from bot.routing import Handler, Stale, pressed, router
 from bot.services import Services, services
 from bot.ui import answer, keyboard, reply, show
-from screening.engine import Engine
 from screening.identity import mask_phone
-from screening.model import load_rules, load_texts
+from screening.model import load_questionnaire, load_rules, load_texts
 from store.clock import format_local
 
 log = logging.getLogger(__name__)
@@ -139,7 +138,7 @@ def _screening(texts: Texts, lang: str, screening: Mapping[str, Any], date: str)
             str(texts.render("data_outcome_line", lang, programme=name, outcome=outcome_label))
         )
     answers = screening.get("answers") or {}
-    sensitive = [q for q in _questions() if q.sensitive and q.id in answers]
+    sensitive = [q for q in load_questionnaire().questions if q.sensitive and q.id in answers]
     general = len(answers) - len(sensitive)
     return texts.render(
         "data_screening",
@@ -155,16 +154,12 @@ def _screening(texts: Texts, lang: str, screening: Mapping[str, Any], date: str)
     )
 
 
-def _questions() -> list[Any]:
-    return list(Engine.default().questionnaire.questions)
-
-
 def answers_screen(
     svc: Services, lang: str, screening: Mapping[str, Any] | None, *, sensitive: bool
 ) -> tuple[Markup, InlineKeyboardMarkup]:
     """The citizen's own stored answers: general ones, or (after a second tap) the health and
     legal ones; "tidak ada" when none are stored."""
-    texts, engine = svc.texts, Engine.default()
+    texts, engine = svc.texts, svc.screening_engine()
     answers = (screening or {}).get("answers") or {}
     lines = [
         str(

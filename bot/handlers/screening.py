@@ -70,13 +70,8 @@ class Session:
 
 
 def engine_of(svc: Services) -> Engine:
-    """The engine, built once per process with the configured reference date."""
-    engine = svc.extras.get("screening_engine")
-    if engine is None:
-        engine = svc.extras["screening_engine"] = Engine.default(
-            svc.config.reference_date, tz=svc.config.timezone
-        )
-    return engine
+    """The engine, built once per process (``Services.screening_engine``)."""
+    return svc.screening_engine()
 
 
 async def _commit(update: Update, context: Context, session: Session | None) -> None:

@@ -104,6 +104,7 @@ _DATETIME_FORMAT = "dd-mm-yyyy hh:mm"  # how Indonesian staff write dates (store
 _DATE_FORMAT = "dd-mm-yyyy"
 _CSV_DATETIME_FORMAT = "%Y-%m-%d %H:%M"  # ISO-like for other systems
 _LINE_HEIGHT = 15.0  # points per line of the default 11-point font
+_CHARS_PER_WIDTH = 1.0  # 1.15 cut the last line of long notes in LibreOffice (DejaVu Sans)
 _MAX_LINES = 12  # a taller note is cut on screen (the cell keeps it all)
 _HEADER_LINES = 3
 
@@ -359,9 +360,12 @@ class _Styles:
 
 
 def _lines(value: str, width: int) -> int:
-    """How many lines ``value`` takes wrapped in a column ``width`` characters wide (a
-    generous guess: letters are narrower than the "0" a width is measured in)."""
-    return sum(max(1, math.ceil(len(part) / width)) for part in value.split("\n"))
+    """How many lines ``value`` takes wrapped in a column ``width`` characters wide: one
+    character per unit of width (the unit is a "0", wider than most letters, which makes up
+    for words that do not fill a line and for LibreOffice's wider fallback font): rather a
+    line too many than one cut off."""
+    per_line = max(1, int(width * _CHARS_PER_WIDTH))
+    return sum(max(1, math.ceil(len(part) / per_line)) for part in value.split("\n"))
 
 
 def _row_height(cells: Mapping[str, Cell]) -> float | None:

@@ -326,6 +326,45 @@ async def test_xlsx_export_from_the_filtered_list(desk: BotHarness, data_dir: Pa
     assert record["details"]["format"] == "xlsx" and record["details"]["filters"] == "k0"
 
 
+NASTY_NAMES = (
+    "Siti Aminah; Dewi, Nur'aini",
+    "-Dede Rohéndi",
+    "Ñoman Śaputra",
+)
+NASTY_NOTE = 'sudah ditelepon;\tminta jadwal, "pelatihan"\nbaris dua =1+1 😀'
+
+
+async def test_both_exports_read_back_exactly_with_nasty_text(desk: BotHarness) -> None:
+    stores = stores_of(desk)
+    numbers = [seed(stores, 1, full_name=name)[0] for name in NASTY_NAMES]
+    numbers += seed(stores, 1, full_name=HYPERLINK)
+    for number in numbers:
+        stores.registrations.add_note(number, NASTY_NOTE, actor=STAFF)
+    await desk.send(STAFF, "/ekspor xlsx")
+    await desk.send(STAFF, "/ekspor csv")
+    xlsx_call, csv_call = desk.emu.calls_for("sendDocument")[-2:]
+    sheet = load_workbook(io.BytesIO(xlsx_call.files["document"].content)).active
+    assert sheet is not None
+    from_xlsx = list(sheet.iter_rows(values_only=True))
+    content = csv_call.files["document"].content
+    assert content.startswith(b"\xef\xbb\xbf")
+    from_csv = list(csv.reader(io.StringIO(content.decode("utf-8-sig"), newline="")))
+    for rows in (from_xlsx, from_csv):
+        header, body = list(rows[0]), rows[1:]
+        assert len(body) == len(numbers) and all(len(row) == len(header) for row in body)
+        column = {name: header.index(name) for name in ("NIK", "No. HP", "Nama lengkap")}
+        note = header.index("Catatan terakhir")
+        for row in body:
+            record = registration(desk, str(row[0]))
+            assert row[column["NIK"]] == record["nik"] and len(record["nik"]) == 16
+            assert row[column["No. HP"]] == record["phone"]  # "+62…", no marker
+            name = record["full_name"]
+            expected = "'" + name if name.startswith(("=", "-")) else name
+            assert row[column["Nama lengkap"]] == expected
+            assert row[note] == NASTY_NOTE
+        assert {row[header.index("Status tindak lanjut")] for row in body} == {"1. baru"}
+
+
 async def test_export_choice_and_empty_export(desk: BotHarness) -> None:
     [nothing] = await desk.send(STAFF, "/ekspor")
     assert "tidak ada file" in nothing.text

@@ -16,7 +16,8 @@ phones as ``+62…`` and as a legacy ``08…``) to an XLSX and a CSV, then:
    (Calc reads a bare 16-digit field as a number: the reason the CSV is for other systems).
 4. CSV → XLSX with LibreOffice's headless defaults (no filter options), for comparison.
 
-Run: ``.venv/bin/python bench/export_calc.py [--keep DIR]``; exits 1 if a check fails.
+Run: ``.venv/bin/python bench/export_calc.py [--keep DIR]``; exits 1 if a check fails (and
+says NOTHING CHECKED, exit 0, where ``soffice`` is not installed).
 """
 
 from __future__ import annotations
@@ -254,8 +255,10 @@ def main() -> None:
     parser.add_argument("--keep", help="write the files here (kept) instead of a temp dir")
     args = parser.parse_args()
     if shutil.which("soffice") is None:
-        print("soffice not found: apt-get install libreoffice-calc-nogui", file=sys.stderr)
-        raise SystemExit(2)
+        # Not a pass: nothing was checked. Exit 0 all the same so that `make bench` goes on
+        # to the other benchmarks on a machine without LibreOffice.
+        print("NOTHING CHECKED: soffice is not on PATH (apt-get install libreoffice-calc-nogui)")
+        return
     version = subprocess.run(["soffice", "--version"], capture_output=True, text=True).stdout
     print(f"LibreOffice: {version.strip()}")
     records = leads(COUNT)

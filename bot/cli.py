@@ -243,6 +243,7 @@ def cmd_export(args: argparse.Namespace, config: Config) -> int:
                     Path(args.out),
                     args.format,
                     lang=lang,
+                    names=getattr(config.staff, "names", None),
                     progress=lambda written: bar.update(written - bar.n),
                 )
         except OSError as exc:
@@ -259,16 +260,26 @@ def cmd_stats(args: argparse.Namespace, config: Config) -> int:
     from datetime import datetime
 
     from bot.telegram_html import to_plain
-    from desk.stats import format_stats, gather_stats
+    from desk.stats import PeriodError, format_stats, gather_stats, parse_period
     from store import StoreError, Stores
 
+    today = datetime.now(config.tz).date()
+    try:
+        period = parse_period(args.period, today)
+    except PeriodError:
+        print(
+            f"period: cannot use {' '.join(args.period)!r} (e.g. 7, 30, semua, or "
+            "01-11-2026 30-11-2026)",
+            file=sys.stderr,
+        )
+        return 2
     try:
         stores = Stores.open(config.data_dir)
     except StoreError as exc:
         print(exc, file=sys.stderr)
         return exc.exit_code
     with stores:
-        stats = gather_stats(stores, datetime.now(config.tz).date())
+        stats = gather_stats(stores, today, period)
     lang = args.lang or config.default_language
     print(to_plain(format_stats(stats, lang)))
     if args.png:
@@ -324,7 +335,12 @@ def build_parser() -> argparse.ArgumentParser:
     screen.set_defaults(func=cmd_screen)
 
     export = sub.add_parser("export", help="registrations to a CSV or XLSX file (staff)")
-    export.add_argument("--format", choices=("csv", "xlsx"), default="csv")
+    export.add_argument(
+        "--format",
+        choices=("xlsx", "csv"),
+        default="xlsx",
+        help="xlsx (default): for staff, opens right in a spreadsheet; csv: for other systems",
+    )
     export.add_argument("--out", required=True, help="the file to write (created 0600)")
     export.add_argument("--programme", help="interest or screened programme, e.g. korea_work")
     export.add_argument("--outcome", help="screening outcome, e.g. eligible")
@@ -337,6 +353,11 @@ def build_parser() -> argparse.ArgumentParser:
     export.set_defaults(func=cmd_export)
 
     stats = sub.add_parser("stats", help="registration statistics (staff)")
+    stats.add_argument(
+        "period",
+        nargs="*",
+        help="7, 30 (days), semua (default), or the first and last date: 01-11-2026 30-11-2026",
+    )
     stats.add_argument("--png", help="also draw the chart into this PNG file")
     stats.add_argument("--lang", choices=LANGUAGES)
     stats.set_defaults(func=cmd_stats)

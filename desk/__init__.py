@@ -39,3 +39,8 @@ def text(section: str, key: str, lang: str) -> str:
 def labels(section: str, lang: str) -> dict[str, str]:
     """Every ``key -> text`` of a section in one language, e.g. the programme labels."""
     return {key: text(section, key, lang) for key in _texts()[section]}
+
+
+def optional_labels(section: str, lang: str) -> dict[str, str]:
+    """Like :func:`labels`, but empty when the section is not in the texts (yet)."""
+    return labels(section, lang) if section in _texts() else {}

@@ -6,12 +6,16 @@ from __future__ import annotations
 import os
 import secrets
 from collections.abc import Callable, Iterable, Mapping
+from datetime import date
 from pathlib import Path
 from typing import Any
 
 from desk.export import export_csv, export_xlsx
 
-EXPORTERS = {"csv": export_csv, "xlsx": export_xlsx}
+#: The formats, the staff's first: the XLSX opens right in a spreadsheet; the CSV is for other
+#: systems (see :mod:`desk.export`).
+EXPORTERS = {"xlsx": export_xlsx, "csv": export_csv}
+DEFAULT_FORMAT = "xlsx"
 
 
 def exports_dir(data_dir: Path) -> Path:
@@ -44,6 +48,9 @@ def write_export(
     *,
     lang: str = "id",
     progress: Callable[[int], None] | None = None,
+    names: Mapping[int, str] | None = None,
+    today: date | None = None,
 ) -> int:
-    """Write ``records`` as CSV or XLSX (created 0600); returns the number of rows."""
-    return EXPORTERS[fmt](records, path, progress=progress, lang=lang)
+    """Write ``records`` as XLSX or CSV (created 0600); returns the number of rows. ``names``
+    are the staff's display names by Telegram id (the "assigned to" column)."""
+    return EXPORTERS[fmt](records, path, progress=progress, lang=lang, names=names, today=today)

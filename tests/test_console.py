@@ -11,6 +11,8 @@ import stat
 from pathlib import Path
 from typing import Any
 
+from openpyxl import load_workbook
+
 from bot.config import load_config
 from bot.console import CONSOLE_USER_ID, SAMPLE_PHONE, ConsoleChat, run_console
 
@@ -121,7 +123,7 @@ async def test_staff_answer_prompts_by_reply_and_export_files_are_saved_private(
         "#5",  # Alasan lain: another ForceReply prompt
         "> Pindah program",
         "/ekspor",
-        "1",  # CSV
+        "1",  # Excel (XLSX), the staff's file
         staff=True,
     )
     assert "(balas pesan ini / reply to this message" in after(text, "6")
@@ -130,11 +132,13 @@ async def test_staff_answer_prompts_by_reply_and_export_files_are_saved_private(
 
     folder = data / "console-files"
     files = list(folder.iterdir())
-    assert len(files) == 1 and files[0].suffix == ".csv"
+    assert len(files) == 1 and files[0].suffix == ".xlsx"
     assert f"saved to {files[0].resolve()}" in after(text, "1")
     assert stat.S_IMODE(folder.stat().st_mode) == 0o700
     assert stat.S_IMODE(files[0].stat().st_mode) == 0o600
-    assert "SRG-2026-000001" in files[0].read_text(encoding="utf-8-sig")
+    sheet = load_workbook(files[0], read_only=True).active
+    assert sheet is not None
+    assert "SRG-2026-000001" in [row[0] for row in sheet.iter_rows(values_only=True)]
 
 
 async def test_gt_replies_to_the_bots_last_message_when_no_prompt_is_open(

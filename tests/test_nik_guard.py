@@ -22,8 +22,18 @@ def test_nik_shapes() -> None:
         "3673-014101-990001",
     ):
         assert holds_nik(text), text
-    for text in ("081234567890", "+6281234567890", "12345678901234567", "tahun 2026"):
+    not_niks = (
+        "081234567890",
+        "+6281234567890",
+        "12345678901234567",
+        "tahun 2026",
+        "/statistik 01-11-2026 30-11-2026",  # two dates are 16 digits, not a NIK
+        "/statistik 2026-11-01 2026-11-30",
+        "/statistik 1/11/2026 30/11/2026",
+    )
+    for text in not_niks:
         assert not holds_nik(text), text
+    assert holds_nik(f"01-11-2026 {NIK}")
 
 
 async def test_a_nik_in_a_question_is_removed(desk: BotHarness) -> None:  # noqa: F811

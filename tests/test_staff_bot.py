@@ -8,6 +8,7 @@ import csv
 import io
 from collections import Counter
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +25,7 @@ from desk.filters import (
     encode_filters,
     parse_filter_args,
 )
-from store import Stores
+from store import Stores, clock
 from tests.emulator import BotAPIEmulator
 from tests.harness import REPO, BotHarness, Reply, make_config
 
@@ -325,14 +326,61 @@ async def test_xlsx_export_from_the_filtered_list(desk: BotHarness, data_dir: Pa
     assert record["details"]["format"] == "xlsx" and record["details"]["filters"] == "k0"
 
 
+NASTY_NAMES = (
+    "Siti Aminah; Dewi, Nur'aini",
+    "-Dede Rohéndi",
+    "Ñoman Śaputra",
+)
+NASTY_NOTE = 'sudah ditelepon;\tminta jadwal, "pelatihan"\nbaris dua =1+1 😀'
+
+
+async def test_both_exports_read_back_exactly_with_nasty_text(desk: BotHarness) -> None:
+    stores = stores_of(desk)
+    numbers = [seed(stores, 1, full_name=name)[0] for name in NASTY_NAMES]
+    numbers += seed(stores, 1, full_name=HYPERLINK)
+    for number in numbers:
+        stores.registrations.add_note(number, NASTY_NOTE, actor=STAFF)
+    await desk.send(STAFF, "/ekspor xlsx")
+    await desk.send(STAFF, "/ekspor csv")
+    xlsx_call, csv_call = desk.emu.calls_for("sendDocument")[-2:]
+    sheet = load_workbook(io.BytesIO(xlsx_call.files["document"].content)).active
+    assert sheet is not None
+    from_xlsx = list(sheet.iter_rows(values_only=True))
+    content = csv_call.files["document"].content
+    assert content.startswith(b"\xef\xbb\xbf")
+    from_csv = list(csv.reader(io.StringIO(content.decode("utf-8-sig"), newline="")))
+    for rows in (from_xlsx, from_csv):
+        header, body = list(rows[0]), rows[1:]
+        assert len(body) == len(numbers) and all(len(row) == len(header) for row in body)
+        column = {name: header.index(name) for name in ("NIK", "No. HP", "Nama lengkap")}
+        note = header.index("Catatan terakhir")
+        for row in body:
+            record = registration(desk, str(row[0]))
+            assert row[column["NIK"]] == record["nik"] and len(record["nik"]) == 16
+            assert row[column["No. HP"]] == record["phone"]  # "+62…", no marker
+            name = record["full_name"]
+            expected = "'" + name if name.startswith(("=", "-")) else name
+            assert row[column["Nama lengkap"]] == expected
+            assert row[note] == NASTY_NOTE
+        assert {row[header.index("Status tindak lanjut")] for row in body} == {"1. baru"}
+
+
 async def test_export_choice_and_empty_export(desk: BotHarness) -> None:
     [nothing] = await desk.send(STAFF, "/ekspor")
     assert "tidak ada file" in nothing.text
     seed(stores_of(desk), 2)
     [choice] = await desk.send(STAFF, "/ekspor status=baru")
     assert "2 pendaftar" in choice.text
+    # The staff's file first, and what each format is for.
+    assert [label for label, _ in choice.buttons] == ["⬇️ Excel (XLSX)", "⬇️ CSV (sistem lain)"]
+    assert "Excel (XLSX)</b>: untuk petugas" in choice.text
+    assert "CSV</b>: untuk sistem lain" in choice.text
     replies = await desk.press(STAFF, choice, "CSV")
     assert [r.method for r in replies] == ["sendDocument"]
+    assert "/ekspor xlsx" in replies[0].text  # the CSV's caption steers staff to the XLSX
+    replies = await desk.press(STAFF, choice, "Excel")
+    assert [r.method for r in replies] == ["sendDocument"]
+    assert desk.emu.calls_for("sendDocument")[-1].files["document"].filename.endswith(".xlsx")
     [bad] = await desk.send(STAFF, "/ekspor pdf")
     assert "pdf" in bad.text
 
@@ -341,17 +389,68 @@ async def test_export_choice_and_empty_export(desk: BotHarness) -> None:
 
 
 async def test_statistics_arrive_with_a_chart(desk: BotHarness, data_dir: Path) -> None:
-    seed(stores_of(desk), 3)
-    stores_of(desk).unanswered.log("kapan pendaftaran jepang dibuka", "id")
+    stores = stores_of(desk)
+    seed(stores, 3)
+    stores.unanswered.log("kapan pendaftaran jepang dibuka", "id")
     replies = await desk.send(STAFF, "/statistik")
     assert [r.method for r in replies] == ["sendMessage", "sendPhoto"]
     report, chart = replies
-    assert "Total pendaftar: 3" in report.text and "Cipocok Jaya: 2" in report.text
+    assert "Statistik pendaftaran · semua" in report.text
+    assert "total 3 pendaftar" in report.text
+    assert "Cipocok Jaya: 2 — baru 2" in report.text
+    assert "Alur tindak lanjut" in report.text and "• baru: 3 (100%)" in report.text
     assert "Pertanyaan tak terjawab: 1" in report.text
+    assert [label for label, _ in report.buttons] == ["7 hari", "30 hari", "• Semua •"]
     photo = desk.emu.calls_for("sendPhoto")[-1].files["photo"]
     assert photo.content.startswith(b"\x89PNG")
-    assert chart.text == TEXTS.get("staff_chart_caption", "id")
+    assert chart.text == "📈 Grafik statistik · semua"
     assert not any((data_dir / "exports").iterdir())
+
+
+async def test_statistics_over_a_period_by_buttons_and_typed_dates(desk: BotHarness) -> None:
+    stores = stores_of(desk)
+    today = clock.today()
+    repo = stores.registrations
+    old = datetime.combine(today - timedelta(days=20), time(9), tzinfo=clock.zone())
+    repo._clock = lambda: old.astimezone(UTC)  # two leads registered 20 days ago
+    try:
+        waiting = seed(stores, 2)
+    finally:
+        repo._clock = clock.utc_now
+    seed(stores, 1)
+    repo.set_status(waiting[1], "dihubungi", actor=STAFF)
+    [report, _] = await desk.send(STAFF, "/statistik")
+    assert "total 3 pendaftar" in report.text
+    assert "baru lebih dari 3 hari: 1 · lebih dari 7 hari: 1" in report.text
+    assert "paling lama menunggu: 20 hari" in report.text
+    monday = today - timedelta(days=today.weekday())
+    sunday = monday + timedelta(days=6)
+    assert f"minggu {monday.day} " in report.text and f" – {sunday.day} " in report.text
+    assert "-W" not in report.text  # no ISO week numbers
+
+    edited, chart = await desk.press(STAFF, report, "7 hari")
+    assert edited.method == "editMessageText" and edited.message_id == report.message_id
+    assert "Statistik pendaftaran · 7 hari terakhir" in edited.text
+    assert "total 1 pendaftar" in edited.text and "semua: 3" in edited.text
+    assert ("• 7 hari •", "st:g:7") in edited.buttons
+    assert chart.method == "sendPhoto" and "7 hari terakhir" in chart.text
+
+    [back, _] = await desk.press(STAFF, edited, "30 hari")
+    assert "total 3 pendaftar" in back.text
+
+    since = today - timedelta(days=25)
+    until = today - timedelta(days=10)
+    typed = f"/statistik {since:%d-%m-%Y} {until:%d-%m-%Y}"
+    [dated, dated_chart] = await desk.send(STAFF, typed)  # not taken for a NIK, not deleted
+    assert "total 2 pendaftar" in dated.text
+    assert f"{since.day} " in dated.text and f"{until.year}" in dated.text
+    assert "• sudah dihubungi: 1 (50%)" in dated.text
+    assert dated_chart.method == "sendPhoto"
+
+    [problem] = await desk.send(STAFF, "/statistik kemarin")
+    assert "kemarin" in problem.text and "01-11-2026 30-11-2026" in problem.text
+    [backwards] = await desk.send(STAFF, f"/statistik {until:%d-%m-%Y} {since:%d-%m-%Y}")
+    assert "tidak saya kenal" in backwards.text
 
 
 async def test_unanswered_questions_grouped_and_marked(desk: BotHarness) -> None:
@@ -419,7 +518,7 @@ async def test_every_staff_button_as_staff_then_as_citizen(desk: BotHarness) -> 
     # Breadth first over button paths from each command; a button no longer on screen (its
     # message was edited since) is reached again by replaying its path from the command.
     paths: dict[str, tuple[str, ...]] = {}
-    for command in ("/pendaftar", "/pertanyaan", "/ekspor"):
+    for command in ("/pendaftar", "/pertanyaan", "/ekspor", "/statistik"):
         for reply in await desk.send(STAFF, command):
             paths.update({d: (command,) for _, d in reply.buttons if d not in paths})
     pressed: list[str] = []
@@ -446,7 +545,7 @@ async def test_every_staff_button_as_staff_then_as_citizen(desk: BotHarness) -> 
             found = {d for _, d in reply.buttons if d.startswith("st:")}
             paths.update({d: (*paths[data], data) for d in found if d not in paths})
     kinds = {data.split(":")[1] for data in pressed}
-    assert kinds >= {"l", "f", "fo", "c", "s", "t", "w", "n", "e", "u", "uh"}, per_kind
+    assert kinds >= {"l", "f", "fo", "c", "s", "t", "w", "n", "e", "u", "uh", "g"}, per_kind
     assert desk.emu.rejected == []
 
     [welcome] = await desk.send(CITIZEN, "/start")

@@ -72,8 +72,37 @@ def test_stats_report_and_chart(tmp_path: Path) -> None:
     png = tmp_path / "chart.png"
     result = run_bot("stats", "--png", str(png), tmp=tmp_path)
     assert result.returncode == 0, result.stderr
-    assert "Total pendaftar: 6" in result.stdout
-    assert "sudah dihubungi: 1" in result.stdout
+    assert "Statistik pendaftaran · semua" in result.stdout
+    assert "total 6 pendaftar" in result.stdout
+    assert "• sudah dihubungi: 1 (17%)" in result.stdout  # the funnel
+    assert "baru 5 · sudah dihubungi 1" in result.stdout  # status now
     assert "Pertanyaan tak terjawab: 1 dari 5 (20%)" in result.stdout
     assert "<b>" not in result.stdout
     assert png.read_bytes().startswith(b"\x89PNG")
+
+
+def test_stats_over_a_period_and_a_bad_one(tmp_path: Path) -> None:
+    seeded(tmp_path)
+    week = run_bot("stats", "7", "hari", tmp=tmp_path)
+    assert week.returncode == 0, week.stderr
+    assert "7 hari terakhir" in week.stdout and "total 6 pendaftar" in week.stdout
+    old = run_bot("stats", "01-01-2020", "31-01-2020", tmp=tmp_path)
+    assert old.returncode == 0 and "total 0 pendaftar" in old.stdout
+    assert "semua: 6" in old.stdout
+    bad = run_bot("stats", "kemarin", tmp=tmp_path)
+    assert bad.returncode == 2 and "kemarin" in bad.stderr and "Traceback" not in bad.stderr
+
+
+def test_xlsx_is_the_default_format(tmp_path: Path) -> None:
+    numbers = seeded(tmp_path)
+    out = tmp_path / "pendaftar.xlsx"
+    result = run_bot("export", "--out", str(out), "-q", tmp=tmp_path)
+    assert result.returncode == 0, result.stderr
+    sheet = load_workbook(out).active
+    assert sheet is not None
+    rows = list(sheet.iter_rows(values_only=True))
+    assert {row[0] for row in rows[1:]} == set(numbers)
+    with Stores.open(tmp_path / "data") as stores:
+        for row in rows[1:]:
+            record = stores.registrations.get(str(row[0]))
+            assert record is not None and (row[3], row[4]) == (record["nik"], record["phone"])

@@ -200,8 +200,8 @@ async def list_screen(
     if records:
         rows.append(
             [
-                (texts.get("btn_staff_export_csv", lang), EXPORT.data("c", code)),
                 (texts.get("btn_staff_export_xlsx", lang), EXPORT.data("x", code)),
+                (texts.get("btn_staff_export_csv", lang), EXPORT.data("c", code)),
             ]
         )
     return Markup(f"{title}\n\n{body}{hint}"), keyboard(rows)

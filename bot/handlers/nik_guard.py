@@ -29,8 +29,16 @@ NIK_SHAPED = re.compile(r"(?<![\d+])\d(?:[\s.\-\u00a0]*\d){15}(?!\d)")
 _OWN_STEPS = ("nik", "phone")
 
 
+#: A calendar date as people type it (``01-11-2026``, ``1/11/2026``, ``2026-11-01``): two of
+#: them in a row (``/statistik 01-11-2026 30-11-2026``) are 16 digits, but not a NIK.
+_DATE = re.compile(
+    r"(?<![\d.\-/])(?:(?:0?[1-9]|[12]\d|3[01])([-/.])(?:0?[1-9]|1[0-2])\1(?:19|20)\d\d"
+    r"|(?:19|20)\d\d-(?:0?[1-9]|1[0-2])-(?:0?[1-9]|[12]\d|3[01]))(?![\d.\-/])"
+)
+
+
 def holds_nik(text: str) -> bool:
-    return NIK_SHAPED.search(text) is not None
+    return NIK_SHAPED.search(_DATE.sub(" ", text)) is not None
 
 
 def _registration_takes_it(update: Update, context: ContextTypes.DEFAULT_TYPE) -> bool:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Mapping
 from dataclasses import asdict
 from typing import Any
 
@@ -16,6 +17,7 @@ from telegram.ext import Application, CommandHandler, filters
 
 from bot.handlers.staff import (
     EXPORT,
+    STATS,
     Context,
     audit,
     decode_filters,
@@ -26,19 +28,35 @@ from bot.handlers.staff import (
 )
 from bot.i18n import Markup, Texts
 from bot.routing import Stale
-from bot.services import services
-from bot.ui import answer, keyboard, reply
+from bot.services import Services, services
+from bot.ui import answer, keyboard, reply, show
 from desk.files import EXPORTERS, scratch_file, write_export
 from desk.filters import FilterError, encode_filters, parse_filter_args
-from desk.stats import format_stats, stats_from
+from desk.stats import (
+    PRESETS,
+    Period,
+    PeriodError,
+    decode_period,
+    format_stats,
+    parse_period,
+    period_label,
+    stats_from,
+)
 from store import clock
 
 log = logging.getLogger(__name__)
 
-EXPORT_FORMATS = {"c": "csv", "x": "xlsx"}
+EXPORT_FORMATS = {"x": "xlsx", "c": "csv"}  # the staff's file first
 
 
 # -- export ---------------------------------------------------------------------------------------
+
+
+def staff_names(svc: Services) -> Mapping[int, str]:
+    """The staff's display names by Telegram id, for the "assigned to" column (``staff.names``
+    of the config, when it has them; otherwise the export shows the ids)."""
+    names: Mapping[int, str] = getattr(svc.config.staff, "names", None) or {}
+    return names
 
 
 async def send_export(update: Update, context: Context, lang: str, fmt: str, code: str) -> None:
@@ -54,9 +72,11 @@ async def send_export(update: Update, context: Context, lang: str, fmt: str, cod
     today = clock.today()
     path = scratch_file(svc.config.data_dir, "export", fmt)
     try:
-        rows = await asyncio.to_thread(write_export, records, path, fmt, lang=lang)
+        rows = await asyncio.to_thread(
+            write_export, records, path, fmt, lang=lang, names=staff_names(svc), today=today
+        )
         caption = svc.texts.render(
-            "staff_export_caption",
+            "staff_export_caption_csv" if fmt == "csv" else "staff_export_caption",
             lang,
             count=rows,
             filters=describe_filters(svc.texts, flt, lang),
@@ -82,8 +102,8 @@ def export_choice(texts: Texts, lang: str, code: str, count: int) -> tuple[Marku
         "staff_export_choose", lang, filters=describe_filters(texts, flt, lang), count=count
     )
     buttons = [
-        (texts.get("btn_staff_export_csv", lang), EXPORT.data("c", code)),
         (texts.get("btn_staff_export_xlsx", lang), EXPORT.data("x", code)),
+        (texts.get("btn_staff_export_csv", lang), EXPORT.data("c", code)),
     ]
     return text, keyboard([buttons])
 
@@ -91,8 +111,20 @@ def export_choice(texts: Texts, lang: str, code: str, count: int) -> tuple[Marku
 # -- statistics -----------------------------------------------------------------------------------
 
 
-async def send_stats(update: Update, context: Context, lang: str) -> None:
-    """The statistics report, then the chart as a photo."""
+def period_keyboard(texts: Texts, lang: str, period: Period) -> Any:
+    """The preset periods as buttons, the one shown marked."""
+    buttons = []
+    for preset in PRESETS:
+        label = texts.get(f"btn_staff_stats_{preset}", lang)
+        if preset == period.preset:
+            label = texts.get("btn_staff_stats_current", lang).format(label=label)
+        buttons.append((label, STATS.data(preset)))
+    return keyboard([buttons])
+
+
+async def send_stats(update: Update, context: Context, lang: str, period: Period) -> None:
+    """The statistics report of ``period`` with the period buttons (a press edits the report in
+    place), then the chart as a photo."""
     svc = services(context)
     chat = update.effective_chat
     assert chat is not None
@@ -100,17 +132,33 @@ async def send_stats(update: Update, context: Context, lang: str) -> None:
     records = await svc.call(svc.stores.registrations.search)
     usage = await svc.call(svc.stores.kv.items, "faq_usage")
     unanswered = await svc.call(svc.stores.unanswered.count_total)
-    stats = await asyncio.to_thread(stats_from, records, usage, unanswered, clock.today())
-    await reply(update, Markup(format_stats(stats, lang)))
+    today = clock.today()
+    stats = await asyncio.to_thread(stats_from, records, usage, unanswered, today, period)
+    report = Markup(format_stats(stats, lang) + "\n\n" + svc.texts.get("staff_stats_hint", lang))
+    await show(update, report, period_keyboard(svc.texts, lang, period))
     from desk.charts import render_chart  # matplotlib: loaded when a chart is first drawn
 
     path = scratch_file(svc.config.data_dir, "chart", "png")
     try:
         await asyncio.to_thread(render_chart, stats, path, lang)
+        caption = svc.texts.render(
+            "staff_chart_caption", lang, period=period_label(stats.period, lang)
+        )
         with path.open("rb") as handle:
-            await chat.send_photo(handle, caption=svc.texts.get("staff_chart_caption", lang))
+            await chat.send_photo(handle, caption=caption)
     finally:
         path.unlink(missing_ok=True)
+
+
+@handles(STATS)
+async def _stats(update: Update, context: Context, lang: str, code: str) -> None:
+    try:
+        period = decode_period(code, clock.today())
+    except PeriodError as exc:
+        raise Stale(code) from exc
+    texts = services(context).texts
+    await answer(update.callback_query, texts.get("staff_stats_preparing", lang))
+    await send_stats(update, context, lang, period)
 
 
 @handles(EXPORT)
@@ -155,10 +203,20 @@ async def export_command(update: Update, context: Context) -> None:
 
 
 async def stats_command(update: Update, context: Context) -> None:
-    """/statistik: the report and the chart."""
+    """/statistik [7 hari | 30 hari | semua | DD-MM-YYYY DD-MM-YYYY]: the report and the chart."""
     lang = await staff_lang(update, context)
-    if lang is not None:
-        await send_stats(update, context, lang)
+    if lang is None:
+        return
+    args = list(context.args or [])
+    try:
+        period = parse_period(args, clock.today())
+    except PeriodError:
+        value = " ".join(args)
+        await reply(
+            update, services(context).texts.render("staff_stats_bad_period", lang, value=value)
+        )
+        return
+    await send_stats(update, context, lang, period)
 
 
 def register(app: Application) -> None:

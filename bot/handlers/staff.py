@@ -25,6 +25,11 @@ chats only, the number of fields checked) and handled in the modules above:
     st:e:<c|x>:<code>                   export as CSV or XLSX
     st:u:<page>                         unanswered question groups
     st:uh:<question id>:<page>          mark the group holding that question as handled
+
+deskout (statistics):
+
+    st:g:<period>                       statistics over a period: 7, 30, all or
+                                        d<yyyymmdd>-<yyyymmdd> (typed dates)
 """
 
 from __future__ import annotations
@@ -76,6 +81,9 @@ NOTE_PROMPT = _desk("st", "n", "reg_no", "page", "code")
 EXPORT = _desk("st", "e", "format", "code")
 UNANSWERED = _desk("st", "u", "page")
 MARK = _desk("st", "uh", "question", "page")
+
+# -- deskout: statistics over a period (``desk.stats.Period.code``) ------------------------------
+STATS = _desk("st", "g", "period")
 
 
 def handles(action: Action) -> Callable[[Route], Route]:

@@ -1,4 +1,4 @@
-"""Benchmark the staff exports: 10k and 100k synthetic registrations to CSV and XLSX.
+"""Benchmark the staff exports: 10k and 100k synthetic registrations to XLSX and CSV.
 
 Each case runs in a fresh process so that the peak RSS (``ru_maxrss``) belongs to that case
 alone. Per case it prints the wall time of the export, the peak of memory allocated by the
@@ -6,7 +6,11 @@ export itself (tracemalloc, in a second run of the small cases only, because tra
 Python down), the process's peak RSS (building the records included), how far the RSS rose
 above its level before the export (Linux VmHWM, reset just before), and the file size.
 
-Run: ``.venv/bin/python bench/export.py``
+The records carry the desk's follow-up fields (a call log of 0–4 attempts, an assignee, a next
+follow-up date) and notes with line breaks and tabs, so that row heights and wrapping are paid
+for as in real use.
+
+Run: ``.venv/bin/python bench/desk_export.py``
 """
 
 from __future__ import annotations
@@ -29,7 +33,13 @@ from desk.export import export_csv, export_xlsx
 from screening.identity import load_wilayah
 
 SIZES = (10_000, 100_000)
-FORMATS = {"csv": export_csv, "xlsx": export_xlsx}
+FORMATS = {"xlsx": export_xlsx, "csv": export_csv}
+NAMES = {900: "Bu Rina", 901: "Pak Dedi", 902: "Mbak Sari"}
+NOTES = (
+    "ditelepon, minta jadwal pelatihan",
+    "tidak diangkat;\tcoba lagi besok\nnomor kedua: lihat catatan",
+    "sudah datang ke kantor, membawa KTP dan ijazah; " * 3,
+)
 FIRST_NAMES = ("Siti", "Dede", "Ñoman", "Ahmad", "Nur'aini", "Rohéndi", "Agus", "Dewi", "Rizki")
 LAST_NAMES = ("Aminah", "Saputra", "Śaputra", "Hidayat", "Lestari", "Maulana", "Kurniawan")
 INTERESTS = ("korea_work", "japan_work", "scholarship")
@@ -67,7 +77,13 @@ def synthetic_registrations(count: int, seed: int = 2026) -> list[dict[str, Any]
                 "screening": {rng.choice(PROGRAMMES): rng.choice(OUTCOMES)},
                 "status": status,
                 "status_reason": "pindah domisili" if status == "tidak_lanjut" else None,
-                "notes": [{"at": created, "by": 42, "text": "ditelepon, minta jadwal pelatihan"}],
+                "notes": [{"at": created, "by": 900, "text": rng.choice(NOTES)}],
+                "contacts": [
+                    {"at": created, "by": 900, "outcome": "no_answer", "note": None}
+                    for _ in range(rng.randint(0, 4))
+                ],
+                "assigned_to": rng.choice((900, 901, 902, None)),
+                "next_follow_up": "2026-12-10" if rng.random() < 0.3 else None,
                 "history": [{"at": created, "by": 10_000_000 + n, "change": "created"}],
                 "created_at": created,
                 "updated_at": created,
@@ -99,13 +115,13 @@ def run_case(size: int, fmt: str, traced: bool) -> dict[str, float]:
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / f"export.{fmt}"
         started = time.perf_counter()
-        rows = export(records, path)
+        rows = export(records, path, names=NAMES)
         seconds = time.perf_counter() - started
         export_peak_mb = _rss_mb("VmHWM")
         file_mb = path.stat().st_size / 1e6
         if traced:
             tracemalloc.start()
-            export(records, path)
+            export(records, path, names=NAMES)
             traced_mb = tracemalloc.get_traced_memory()[1] / 1e6
             tracemalloc.stop()
     assert rows == size

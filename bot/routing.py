@@ -204,6 +204,7 @@ AREAS = (
     "bot.handlers.faq",
     "bot.handlers.handoff",
     "bot.handlers.registration",
+    "bot.handlers.registration_form",
     "bot.handlers.screening",
     "bot.handlers.staff",
     "bot.handlers.start",

@@ -199,6 +199,7 @@ router = Router()
 #: The modules that declare actions (keyboards are also built outside the Application, e.g. by
 #: ``python -m bot ask``, so checking data first imports every area).
 AREAS = (
+    "bot.delivery",
     "bot.handlers.broadcast",
     "bot.handlers.data_rights",
     "bot.handlers.faq",

@@ -1,9 +1,10 @@
 """The announcement delivery service: the one long-lived sender of the bot.
 
-:class:`DeliveryService` runs the announcements of the durable outbox (``desk/broadcast.py``,
-which decides who gets what, at what pace, and exactly once): each delivery as a plain asyncio
-task with its requests marked *bulk* for the rate limiter, a progress message edited for the
-staff member who sent it and a final report. Handlers reach it through :func:`service` to start,
+:class:`DeliveryService` runs the announcements of the durable outbox. The decisions are the
+domain's: who gets what (``desk/outbox.py``), at what pace and exactly once
+(``desk/broadcast.py``). Here each delivery runs as a plain asyncio task with its requests
+marked *bulk* for the rate limiter, a progress message edited for the staff member who sent it
+and a final report. Handlers reach it through :func:`service` to start,
 schedule or cancel an announcement; nothing here reads an update.
 
 Lifecycle, from ``bot/app.py``: :func:`start` (post_init) opens the outbox, resumes running
@@ -41,23 +42,25 @@ from bot.telegram_html import to_plain
 from bot.ui import drop_buttons, keyboard
 from desk import labels
 from desk.broadcast import (
-    DONE,
-    RUNNING,
-    SCHEDULED,
-    Audience,
     Delivery,
     DeliveryError,
-    Figures,
-    Outbox,
     Pace,
     PermanentError,
     Progress,
     RateLimited,
-    Recipient,
     Send,
     TransientError,
     UncertainError,
     Unreachable,
+)
+from desk.outbox import (
+    DONE,
+    RUNNING,
+    SCHEDULED,
+    Audience,
+    Figures,
+    Outbox,
+    Recipient,
     resolve_audience,
 )
 from screening.identity import load_wilayah

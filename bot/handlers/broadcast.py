@@ -7,7 +7,7 @@ now, schedules it (``28-11-2026 09:00``, in the configured time zone) or cancels
 lists running, scheduled and past announcements with their figures, and cancels.
 
 A draft is the staff member's active flow (``bot.flow``, durable); everything after "send" or
-"schedule" is in the durable outbox (``desk/broadcast.py``), sent by the delivery service
+"schedule" is in the durable outbox (``desk/outbox.py``), sent by the delivery service
 (``bot/delivery.py``). The ``bc:`` buttons are declared below, staff only, one handler each.
 """
 
@@ -44,7 +44,7 @@ from bot.routing import Handler, router
 from bot.services import Services, services
 from bot.telegram_html import CAPTION_LIMIT, MESSAGE_LIMIT, check_html, to_plain, utf16_len
 from bot.ui import answer, keyboard, reply, show
-from desk.broadcast import CANCELLED, DONE, RUNNING, SCHEDULED, Audience, resolve_audience
+from desk.outbox import CANCELLED, DONE, RUNNING, SCHEDULED, Audience, resolve_audience
 from store.clock import format_local, local_now, parse_local_time
 
 log = logging.getLogger(__name__)

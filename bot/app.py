@@ -23,6 +23,7 @@ from telegram.error import TelegramError
 from telegram.ext import Application, ApplicationBuilder, BaseUpdateProcessor, Defaults
 from telegram.request import BaseRequest
 
+from bot import delivery
 from bot.commands import CommandMenus
 from bot.config import Config
 from bot.errors import error_handler
@@ -136,7 +137,7 @@ async def _post_init(app: AnyApplication) -> None:
         log.warning("removed %d export file(s) left behind by an interrupted export", removed)
     if app.job_queue is not None:
         app.job_queue.run_repeating(_flush_usage, interval=60, first=60, name="faq-usage")
-    await broadcast.on_startup(app)  # resume running announcements, re-arm scheduled ones
+    await delivery.start(app)  # the announcement sender: resume running ones, re-arm scheduled
     menus = app.bot_data["commands"] = CommandMenus(services.texts, config.staff)
     if app.bot_data.get("set_commands", True):
         await menus.apply_defaults(app.bot)
@@ -164,7 +165,7 @@ async def _flush_usage(context: Any) -> None:
 
 
 async def _post_shutdown(app: AnyApplication) -> None:
-    await broadcast.on_shutdown(app)  # deliveries stop before the stores close
+    await delivery.stop(app)  # deliveries stop before the stores close
     services = app.bot_data.pop("services", None)
     if services is not None and app.bot_data.pop("owns_services", True):
         await services.close()

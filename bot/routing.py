@@ -199,12 +199,14 @@ router = Router()
 #: The modules that declare actions (keyboards are also built outside the Application, e.g. by
 #: ``python -m bot ask``, so checking data first imports every area).
 AREAS = (
+    "bot.delivery",
     "bot.handlers.broadcast",
     "bot.handlers.data_rights",
     "bot.handlers.faq",
     "bot.handlers.handoff",
     "bot.handlers.leads",
     "bot.handlers.registration",
+    "bot.handlers.registration_form",
     "bot.handlers.reports",
     "bot.handlers.screening",
     "bot.handlers.staff",

@@ -97,7 +97,8 @@ Errors (``store.errors``) carry ``message(lang)`` texts from ``store/data/messag
 ``str(error)`` is English.
 """
 
-from store.durable import Batch, Collection, Database
+from store.collection import Collection
+from store.durable import Batch, Database
 from store.errors import (
     NikTakenError,
     NotFoundError,

@@ -28,64 +28,53 @@ acknowledged write; leftovers (temp snapshot, half-made journal) are removed at 
 TinyDB holds the data in memory through :class:`_LiveStorage`, so ``Collection.find`` accepts
 TinyDB queries. Writes go to the journal and then straight into that memory: TinyDB's own write
 path rebuilds and rewrites the whole table on every change, which is what made stock TinyDB slow.
+
+Beside this module: ``store/fileformat.py`` (the bytes of a journal line and of a snapshot, and
+their checks), ``store/collection.py`` (a table's reads, queries and indexes) and ``store/fs.py``
+(fsync, atomic replace, locks, and the typed error for what the operating system refuses).
 """
 
 from __future__ import annotations
 
-import contextlib
 import gc
 import json
 import logging
 import os
 import re
-import stat
 import threading
-import time
 import zlib
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, cast
+from typing import Any
 
 from tinydb import TinyDB
-from tinydb.queries import QueryLike
 from tinydb.storages import Storage
 from tinydb.table import Table
 
 from store import fs
+from store.collection import Collection, gc_paused
 from store.errors import (
     StoreClosedError,
     StoreCorruptError,
-    StoreError,
-    StoreIOError,
     StoreLockedError,
-    StoreNotAFileError,
-    StorePermissionError,
 )
+from store.fileformat import (
+    Doc,
+    decode_line,
+    dumps,
+    short,
+    snapshot_chunks,
+    snapshot_problem,
+)
+from store.fs import check_owner, keep_damaged, open_directory, open_error
 
 log = logging.getLogger(__name__)
 
-SNAPSHOT_FORMAT = 1
 DEFAULT_COMPACT_MIN_BYTES = 4 * 1024 * 1024
 #: Above this snapshot size, the loaded objects are moved out of the GC's reach (``gc.freeze``):
 #: otherwise every full collection walks millions of documents that live as long as the bot.
 FREEZE_MIN_BYTES = 8 * 1024 * 1024
-#: Documents serialised between two offers of the GIL while a snapshot is written.
-SNAPSHOT_GROUP = 256
-
-Doc = dict[str, Any]
-Predicate = Callable[[Mapping[str, Any]], bool]
-
-
-def _dumps(value: object) -> str:
-    """Compact JSON, UTF-8 kept readable; refuses NaN and non-JSON types."""
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
-
-
-def _clone(doc: Mapping[str, Any]) -> Doc:
-    """A deep, independent copy of a stored document (the store never hands out its own)."""
-    copied: Doc = json.loads(_dumps(doc))
-    return copied
 
 
 class _LiveStorage(Storage):
@@ -122,13 +111,13 @@ class Batch:
         """Insert or replace ``doc`` under ``key`` in ``table``."""
         if not isinstance(key, str):
             raise TypeError(f"keys are strings, got {type(key).__name__}")
-        doc_json = _dumps(doc)
-        self._ops.append(f'{{"t":{_dumps(table)},"op":"put","k":{_dumps(key)},"d":{doc_json}}}')
+        doc_json = dumps(doc)
+        self._ops.append(f'{{"t":{dumps(table)},"op":"put","k":{dumps(key)},"d":{doc_json}}}')
         self._effects.append((table, key, json.loads(doc_json)))
 
     def delete(self, table: str, key: str) -> None:
         """Remove ``key`` from ``table`` (no error if it is absent)."""
-        self._ops.append(f'{{"t":{_dumps(table)},"op":"del","k":{_dumps(key)}}}')
+        self._ops.append(f'{{"t":{dumps(table)},"op":"del","k":{dumps(key)}}}')
         self._effects.append((table, key, None))
 
     def __len__(self) -> int:
@@ -264,14 +253,14 @@ class Database:
         except OSError as error:
             raise open_error(path, error) from error
         try:
-            with _gc_paused():
+            with gc_paused():
                 data = json.loads(raw)
                 if len(raw) >= FREEZE_MIN_BYTES:
                     gc.freeze()  # long-lived data: keep it out of every later GC pass
         except (UnicodeDecodeError, json.JSONDecodeError) as error:
             line = getattr(error, "lineno", None)
-            raise StoreCorruptError(path, "bad_json", line, error=_short(error)) from error
-        problem = _snapshot_problem(data)
+            raise StoreCorruptError(path, "bad_json", line, error=short(error)) from error
+        problem = snapshot_problem(data)
         if problem:
             raise StoreCorruptError(path, "not_snapshot", error=problem)
         self._seq = data["seq"]
@@ -337,13 +326,13 @@ class Database:
         records: list[tuple[int, dict[str, Any]]] = []
         end = 0
         for number, line in enumerate(complete, start=1):
-            record, problem = _decode_line(line)
+            record, problem = decode_line(line)
             if record is None:
                 if not current:
                     raise StoreCorruptError(
                         path, "damaged_segment", number, offset=end, error=problem
                     )
-                if any(_decode_line(later)[0] is not None for later in complete[number:]):
+                if any(decode_line(later)[0] is not None for later in complete[number:]):
                     copy = keep_damaged(path, raw)
                     raise StoreCorruptError(
                         path, "bad_record", number, offset=end, error=problem, copy=copy
@@ -509,7 +498,7 @@ class Database:
             seq = self._seq
             tables = {table: dict(docs) for table, docs in self._tables.items() if docs}
             segments = list(self._segments)
-        fs.atomic_write(self.snapshot_path, _snapshot_chunks(seq, tables))
+        fs.atomic_write(self.snapshot_path, snapshot_chunks(seq, tables))
         size = self.snapshot_path.stat().st_size
         with self._lock:
             self._snapshot_bytes = size
@@ -559,260 +548,3 @@ class Database:
 
     def __repr__(self) -> str:
         return f"Database({str(self.directory)!r}, {self.name!r})"
-
-
-def _snapshot_chunks(seq: int, tables: Mapping[str, Mapping[str, Doc]]) -> Iterator[str]:
-    """The snapshot text, one document a line (readable, and cheap to stream). Between groups
-    of documents the GIL is offered to the writing threads, so a long snapshot written in the
-    background delays a write by one group's worth of work at most."""
-    yield f'{{"format":{SNAPSHOT_FORMAT},"seq":{seq},"tables":{{'
-    for number, (table, docs) in enumerate(tables.items()):
-        yield f"{',' if number else ''}\n{_dumps(table)}:{{"
-        first = True
-        group: list[str] = []
-        for key, doc in docs.items():
-            group.append(f"{'' if first else ','}\n{_dumps(key)}:{_dumps(doc)}")
-            first = False
-            if len(group) == SNAPSHOT_GROUP:
-                yield "".join(group)
-                group = []
-                time.sleep(0)
-        yield "".join(group)
-        yield "}"
-    yield "\n}}\n"
-
-
-def open_directory(path: Path) -> None:
-    """Create the data directory (0700) or check the one there; typed errors for a file in
-    its place, another owner, or no permission."""
-    try:
-        fs.ensure_private_dir(path)
-        check_owner(path, os.stat(path))
-    except (FileExistsError, NotADirectoryError) as error:
-        raise StoreNotAFileError(path, expected="directory") from error
-    except OSError as error:
-        raise open_error(path, error) from error
-
-
-def check_owner(path: Path, status: os.stat_result) -> None:
-    """Refuse a data file owned by another user (even root would then write files that the
-    bot's own user cannot read back)."""
-    uid = os.geteuid()
-    if status.st_uid != uid:
-        raise StorePermissionError(
-            path, owner=status.st_uid, mode=stat.S_IMODE(status.st_mode), uid=uid
-        )
-
-
-def open_error(path: Path, error: OSError) -> StoreError:
-    """The typed store error for an operating-system error on one of the store's files."""
-    if isinstance(error, IsADirectoryError):
-        return StoreNotAFileError(path, expected="file")
-    if isinstance(error, NotADirectoryError):
-        return StoreNotAFileError(path.parent, expected="directory")
-    if isinstance(error, PermissionError):
-        owner: int | None = None
-        mode: int | None = None
-        with contextlib.suppress(OSError):
-            status = os.stat(path)
-            owner, mode = status.st_uid, stat.S_IMODE(status.st_mode)
-        return StorePermissionError(path, owner=owner, mode=mode, uid=os.geteuid())
-    return StoreIOError(path, error=error.strerror or str(error))
-
-
-def keep_damaged(path: Path, raw: bytes) -> Path:
-    """Copy a damaged file's bytes to ``<file>.damaged`` (or ``.damaged.2``... when an older,
-    different copy is there) before refusing it, so no later repair can lose them."""
-    for number in range(1, 100):
-        copy = path.with_name(path.name + ".damaged" + (f".{number}" if number > 1 else ""))
-        try:
-            if not os.path.lexists(copy):
-                fs.atomic_write(copy, [raw])
-                return copy
-            if copy.is_file() and copy.read_bytes() == raw:
-                return copy
-        except OSError:
-            log.exception("%s: cannot keep a copy of the damaged file", path)
-            return path
-    return path
-
-
-class Collection:
-    """A table of JSON documents under string keys; reads return independent copies."""
-
-    def __init__(self, database: Database, name: str) -> None:
-        self.database = database
-        self.name = name
-        self._indexes: dict[str, dict[object, dict[str, None]]] = {}
-        self._tinydb_table = database._tinydb.table(name, cache_size=0)
-
-    @property
-    def _docs(self) -> dict[str, Doc]:
-        return self.database._tables.get(self.name, {})
-
-    def get(self, key: str) -> Doc | None:
-        """The document under ``key``, or None."""
-        with self.database._lock:
-            doc = self._docs.get(key)
-            return None if doc is None else _clone(doc)
-
-    def __contains__(self, key: object) -> bool:
-        with self.database._lock:
-            return key in self._docs
-
-    def put(self, key: str, doc: Mapping[str, Any]) -> None:
-        """Insert or replace; durable when it returns."""
-        self.put_many([(key, doc)])
-
-    def put_many(self, items: Iterable[tuple[str, Mapping[str, Any]]]) -> None:
-        """Insert or replace several documents with one fsync, all or nothing."""
-        with self.database.batch() as batch:
-            for key, doc in items:
-                batch.put(self.name, key, doc)
-
-    def delete(self, key: str) -> bool:
-        """Remove ``key``; False (and no write) if it was absent."""
-        return self.delete_many([key]) == 1
-
-    def delete_many(self, keys: Iterable[str]) -> int:
-        """Remove the present ``keys`` with one fsync; returns how many were removed."""
-        with self.database.batch() as batch:
-            for key in dict.fromkeys(keys):
-                if key in self._docs:
-                    batch.delete(self.name, key)
-            return len(batch)
-
-    def find(self, predicate: Predicate) -> list[Doc]:
-        """Documents matching a TinyDB ``Query`` or any callable taking the document."""
-        with self.database._lock:
-            found = self._tinydb_table.search(cast("QueryLike", predicate))
-            return [_clone(doc) for doc in found]
-
-    def find_by(self, field: str, value: object) -> list[Doc]:
-        """Documents whose ``field`` equals ``value``, in insertion order (O(1) if indexed)."""
-        with self.database._lock:
-            index = self._indexes.get(field)
-            if index is None:
-                return [_clone(d) for d in self._docs.values() if d.get(field) == value]
-            if not _indexable(value):
-                return []
-            docs = self._docs
-            return [_clone(docs[key]) for key in index.get(value, ())]
-
-    def all(self) -> list[Doc]:
-        """Every document, in insertion order."""
-        with self.database._lock:
-            return [_clone(doc) for doc in self._docs.values()]
-
-    def items(self) -> list[tuple[str, Doc]]:
-        """Every ``(key, document)`` pair, in insertion order."""
-        with self.database._lock:
-            return [(key, _clone(doc)) for key, doc in self._docs.items()]
-
-    def keys(self) -> list[str]:
-        """Every key, in insertion order."""
-        with self.database._lock:
-            return list(self._docs)
-
-    def __iter__(self) -> Iterator[str]:
-        """The keys (a copy taken under the lock, so writers may go on meanwhile)."""
-        return iter(self.keys())
-
-    def __len__(self) -> int:
-        with self.database._lock:
-            return len(self._docs)
-
-    def _add_index(self, field: str) -> None:
-        if field in self._indexes:
-            return
-        index: dict[object, dict[str, None]] = {}
-        with _gc_paused():
-            for key, doc in self._docs.items():
-                value = doc.get(field)
-                if _indexable(value):
-                    index.setdefault(value, {})[key] = None
-        self._indexes[field] = index
-
-    def _reindex(self, key: str, old: Doc | None, new: Doc | None) -> None:
-        for field in self._indexes:
-            self._reindex_field(field, key, old, new)
-
-    def _reindex_field(self, field: str, key: str, old: Doc | None, new: Doc | None) -> None:
-        index = self._indexes[field]
-        old_value = None if old is None else old.get(field)
-        new_value = None if new is None else new.get(field)
-        if old_value == new_value and type(old_value) is type(new_value) and new is not None:
-            return
-        if _indexable(old_value):
-            keys = index.get(old_value)
-            if keys is not None:
-                keys.pop(key, None)
-                if not keys:
-                    del index[old_value]
-        if _indexable(new_value):
-            index.setdefault(new_value, {})[key] = None
-
-    def __repr__(self) -> str:
-        return f"Collection({self.database.name!r}, {self.name!r})"
-
-
-@contextmanager
-def _gc_paused() -> Iterator[None]:
-    """Pause the cyclic GC while building millions of acyclic objects (30% faster loads)."""
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()
-
-
-def _indexable(value: object) -> bool:
-    """Index only strings and integers (not booleans, which equal 0 and 1)."""
-    return isinstance(value, str | int) and not isinstance(value, bool)
-
-
-def _decode_line(line: bytes) -> tuple[dict[str, Any] | None, str]:
-    """A journal line as a record, or None and the problem."""
-    crc, _, payload = line.partition(b" ")
-    try:
-        if len(crc) != 8 or int(crc, 16) != zlib.crc32(payload):
-            return None, "checksum"
-        record = json.loads(payload)
-    except ValueError as error:
-        return None, _short(error)
-    if not isinstance(record, dict) or not isinstance(record.get("s"), int):
-        return None, "shape"
-    ops = record.get("ops")
-    if not isinstance(ops, list) or not all(_valid_op(op) for op in ops):
-        return None, "shape"
-    return record, ""
-
-
-def _valid_op(op: object) -> bool:
-    """True for ``{"t": table, "op": "put", "k": key, "d": {...}}`` or a ``"del"`` op."""
-    if not isinstance(op, dict) or not isinstance(op.get("t"), str):
-        return False
-    if not isinstance(op.get("k"), str):
-        return False
-    return op.get("op") == "del" or (op.get("op") == "put" and isinstance(op.get("d"), dict))
-
-
-def _snapshot_problem(data: object) -> str:
-    """What is wrong with a parsed snapshot, or an empty string."""
-    if not isinstance(data, dict) or data.get("format") != SNAPSHOT_FORMAT:
-        return f"expected format {SNAPSHOT_FORMAT}"
-    if not isinstance(data.get("seq"), int) or data["seq"] < 0:
-        return "seq"
-    tables = data.get("tables")
-    if not isinstance(tables, dict):
-        return "tables"
-    for name, docs in tables.items():
-        if not isinstance(docs, dict) or not all(isinstance(d, dict) for d in docs.values()):
-            return f"table {name}"
-    return ""
-
-
-def _short(error: Exception) -> str:
-    return str(error).splitlines()[0][:120]

@@ -1,12 +1,19 @@
-"""Filesystem helpers: private permissions whatever the umask, fsync, atomic replace, locks."""
+"""Filesystem helpers: private permissions whatever the umask, fsync, atomic replace, locks,
+and the typed store error for what the operating system refuses."""
 
 from __future__ import annotations
 
 import contextlib
 import fcntl
+import logging
 import os
+import stat
 from collections.abc import Iterable
 from pathlib import Path
+
+from store.errors import StoreError, StoreIOError, StoreNotAFileError, StorePermissionError
+
+log = logging.getLogger(__name__)
 
 DIR_MODE = 0o700
 FILE_MODE = 0o600
@@ -131,3 +138,58 @@ def try_lock(fd: int) -> bool:
     except BlockingIOError:
         return False
     return True
+
+
+def open_directory(path: Path) -> None:
+    """Create the data directory (0700) or check the one there; typed errors for a file in
+    its place, another owner, or no permission."""
+    try:
+        ensure_private_dir(path)
+        check_owner(path, os.stat(path))
+    except (FileExistsError, NotADirectoryError) as error:
+        raise StoreNotAFileError(path, expected="directory") from error
+    except OSError as error:
+        raise open_error(path, error) from error
+
+
+def check_owner(path: Path, status: os.stat_result) -> None:
+    """Refuse a data file owned by another user (even root would then write files that the
+    bot's own user cannot read back)."""
+    uid = os.geteuid()
+    if status.st_uid != uid:
+        raise StorePermissionError(
+            path, owner=status.st_uid, mode=stat.S_IMODE(status.st_mode), uid=uid
+        )
+
+
+def open_error(path: Path, error: OSError) -> StoreError:
+    """The typed store error for an operating-system error on one of the store's files."""
+    if isinstance(error, IsADirectoryError):
+        return StoreNotAFileError(path, expected="file")
+    if isinstance(error, NotADirectoryError):
+        return StoreNotAFileError(path.parent, expected="directory")
+    if isinstance(error, PermissionError):
+        owner: int | None = None
+        mode: int | None = None
+        with contextlib.suppress(OSError):
+            status = os.stat(path)
+            owner, mode = status.st_uid, stat.S_IMODE(status.st_mode)
+        return StorePermissionError(path, owner=owner, mode=mode, uid=os.geteuid())
+    return StoreIOError(path, error=error.strerror or str(error))
+
+
+def keep_damaged(path: Path, raw: bytes) -> Path:
+    """Copy a damaged file's bytes to ``<file>.damaged`` (or ``.damaged.2``... when an older,
+    different copy is there) before refusing it, so no later repair can lose them."""
+    for number in range(1, 100):
+        copy = path.with_name(path.name + ".damaged" + (f".{number}" if number > 1 else ""))
+        try:
+            if not os.path.lexists(copy):
+                atomic_write(copy, [raw])
+                return copy
+            if copy.is_file() and copy.read_bytes() == raw:
+                return copy
+        except OSError:
+            log.exception("%s: cannot keep a copy of the damaged file", path)
+            return path
+    return path

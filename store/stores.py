@@ -14,7 +14,8 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from store.clock import Clock, iso, utc_now
-from store.durable import DEFAULT_COMPACT_MIN_BYTES, Database, Doc, open_directory
+from store.durable import DEFAULT_COMPACT_MIN_BYTES, Database, Doc
+from store.fs import open_directory
 from store.handoff import Tickets
 from store.registrations import RegistrationRepo
 from store.repos import (

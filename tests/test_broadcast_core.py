@@ -12,22 +12,24 @@ from pathlib import Path
 import pytest
 
 from desk.broadcast import (
+    Delivery,
+    Pace,
+    PermanentError,
+    Progress,
+    RateLimited,
+    TransientError,
+    UncertainError,
+    Unreachable,
+)
+from desk.outbox import (
     CANCELLED,
     DONE,
     RUNNING,
     SCHEDULED,
     Audience,
-    Delivery,
     Figures,
     Outbox,
-    Pace,
-    PermanentError,
-    Progress,
-    RateLimited,
     Recipient,
-    TransientError,
-    UncertainError,
-    Unreachable,
     resolve_audience,
 )
 from store import Database, Stores

@@ -13,16 +13,18 @@ REPO = Path(__file__).resolve().parent.parent
 DOMAIN = ("faq", "screening", "store", "desk")
 #: handler -> the handlers it may import (one area handing a citizen to another)
 HANDOFFS = {
-    "data_rights": {"registration"},  # /dataku corrections reuse the registration's steps
+    # /dataku corrections reuse the registration's steps; its summary shows the same fields
+    "data_rights": {"registration", "registration_form"},
     "fallbacks": {"faq"},  # anything typed outside a flow is a question
-    "registration": {"faq"},  # a question typed mid-flow is answered
+    # a question typed mid-flow is answered; the form's steps, buttons and summary are its own
+    "registration": {"faq", "registration_form"},
     "screening": {"faq"},
     "handoff": {"staff"},  # /tutup is refused to non-staff like the desk's commands
     # the desk's three screens share its callback actions, roles and filters in words
     "leads": {"staff"},
     "reports": {"staff"},
     "unanswered": {"staff"},
-    "nik_guard": {"registration"},  # leaves the registration's NIK and phone steps to it
+    "nik_guard": {"registration_form"},  # leaves the registration's NIK and phone steps to it
 }
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from bot.handlers.registration import (
+from bot.handlers.registration_form import (
     CONSENT_VERSION,
     Flow,
     clean_name,

@@ -3,44 +3,25 @@
 ``/pengumuman`` opens a small flow in a private chat: the staff member sends the text (HTML) or a
 photo/document with a caption, which is validated before anything is sent; picks the audience;
 sees a preview sent exactly as citizens will get it (with the unsubscribe button); then sends it
-now, schedules it (``28-11-2026 09:00``, Asia/Jakarta) or cancels. ``/siaran`` lists running,
-scheduled and past announcements with their figures, and cancels.
+now, schedules it (``28-11-2026 09:00``, in the configured time zone) or cancels. ``/siaran``
+lists running, scheduled and past announcements with their figures, and cancels.
 
 A draft is the staff member's active flow (``bot.flow``, durable); everything after "send" or
-"schedule" is in the durable outbox (``desk/broadcast.py``). The :class:`Broadcaster` runs the
-deliveries as plain tasks, with bulk requests marked for the rate limiter, edits the staff
-member's progress message and sends the final report. At start-up it resumes running
-announcements and re-arms scheduled ones; at shutdown it stops the deliveries gracefully before
-the bot's connections close (a rate limiter shutdown hook).
+"schedule" is in the durable outbox (``desk/outbox.py``), sent by the delivery service
+(``bot/delivery.py``). The ``bc:`` buttons are declared below, staff only, one handler each.
 """
 
 from __future__ import annotations
 
-import asyncio
+import functools
 import logging
 import re
-from collections.abc import Mapping
-from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any
 
-from telegram import (
-    InlineKeyboardMarkup,
-    LinkPreviewOptions,
-    Message,
-    MessageEntity,
-    ReplyParameters,
-    Update,
-)
-from telegram.constants import ParseMode
-from telegram.error import (
-    BadRequest,
-    Forbidden,
-    NetworkError,
-    RetryAfter,
-    TelegramError,
-    TimedOut,
-)
+from telegram import InlineKeyboardMarkup, Message, MessageEntity, Update
 from telegram.ext import (
     Application,
     CommandHandler,
@@ -49,41 +30,25 @@ from telegram.ext import (
     filters,
 )
 
-from bot import flow
+from bot import delivery, flow
+from bot.delivery import (
+    STOP,
+    audience_label,
+    dimension_options,
+    format_number,
+    send_announcement,
+    unsubscribe_markup,
+)
 from bot.i18n import Markup, Texts, escape
-from bot.ratelimit import BULK, PriorityRateLimiter, retry_after_seconds
-from bot.routing import pressed, router
+from bot.routing import Handler, router
 from bot.services import Services, services
 from bot.telegram_html import CAPTION_LIMIT, MESSAGE_LIMIT, check_html, to_plain, utf16_len
-from bot.ui import answer, drop_buttons, keyboard, reply, show
-from desk import labels
-from desk.broadcast import (
-    CANCELLED,
-    DONE,
-    RUNNING,
-    SCHEDULED,
-    Audience,
-    Delivery,
-    DeliveryError,
-    Figures,
-    Outbox,
-    Pace,
-    PermanentError,
-    Progress,
-    RateLimited,
-    Recipient,
-    Send,
-    TransientError,
-    UncertainError,
-    Unreachable,
-    resolve_audience,
-)
-from screening.identity import load_wilayah
-from store.clock import format_local, local_now, parse, parse_local_time
+from bot.ui import answer, keyboard, reply, show
+from desk.outbox import CANCELLED, DONE, RUNNING, SCHEDULED, Audience, resolve_audience
+from store.clock import format_local, local_now, parse_local_time
 
 log = logging.getLogger(__name__)
 
-BROADCASTER = "broadcaster"
 #: Audience dimensions offered as sub-menus, in order.
 DIMENSIONS = ("outcome", "programme", "kecamatan", "status")
 #: Entities that mean the staff member formatted the text with Telegram's own buttons.
@@ -104,6 +69,17 @@ _LOOKS_LIKE_HTML = re.compile(r"</?[a-zA-Z][^<>]*>|&(?:[a-zA-Z]+|#\d+|#x[0-9a-fA
 SCHEDULE_EXAMPLE_HOURS = 24
 HISTORY_LIMIT = 10
 SNIPPET_CHARS = 80
+
+CANCEL_DRAFT = router.action("bc", "x", staff_only=True)
+AUDIENCE = router.action("bc", "a", "kind", "value?", staff_only=True)
+DIMENSION = router.action("bc", "d", "dimension", staff_only=True)
+AUDIENCES = router.action("bc", "ab", staff_only=True)  # back to the audiences
+SEND_NOW = router.action("bc", "go", staff_only=True)
+SCHEDULE = router.action("bc", "sch", staff_only=True)
+LIST = router.action("bc", "l", staff_only=True)  # the /siaran list, refreshed
+CANCEL_CONFIRMED = router.action("bc", "cy", "broadcast", staff_only=True)
+# STOP (``bc:c:<id>``, asked before cancelling) is declared with the progress message it is under
+# (bot/delivery.py).
 
 
 @dataclass
@@ -155,124 +131,11 @@ class _Composing(filters.MessageFilter):
         )
 
 
-# -- what citizens receive ------------------------------------------------------------------
-
-
-def unsubscribe_markup(texts: Texts, lang: str) -> InlineKeyboardMarkup:
-    """The button under every announcement."""
-    return keyboard([[(texts.get("btn_subscribe_off", lang), "sub:off")]])
-
-
-PREVIEW = LinkPreviewOptions(is_disabled=False)
-
-
-async def send_announcement(
-    bot: Any, chat_id: int, content: Mapping[str, Any], markup: InlineKeyboardMarkup, *, bulk: bool
-) -> Message:
-    """Send an announcement to one chat; ``bulk`` puts it in the rate limiter's bulk lane."""
-    options: dict[str, Any] = {"reply_markup": markup}
-    if bulk and isinstance(bot.rate_limiter, PriorityRateLimiter):
-        options["rate_limit_args"] = BULK
-    text = content.get("text") or None
-    if content["kind"] == "photo":
-        return await bot.send_photo(chat_id, content["file_id"], caption=text, **options)
-    if content["kind"] == "document":
-        return await bot.send_document(chat_id, content["file_id"], caption=text, **options)
-    # Announcements keep their link previews (a training schedule's page, say); replies don't.
-    options["link_preview_options"] = PREVIEW
-    return await bot.send_message(chat_id, content["text"], **options)
-
-
-def delivery_error(error: TelegramError) -> DeliveryError:
-    """Telegram's answer as the broadcast core's error: what to do with this recipient."""
-    text = error.message.lower()
-    if isinstance(error, RetryAfter):
-        return RateLimited(retry_after_seconds(error))
-    if isinstance(error, Forbidden):
-        return Unreachable("deactivated" if "deactivated" in text else "blocked")
-    if isinstance(error, BadRequest):
-        if "chat not found" in text or "peer_id_invalid" in text:
-            return Unreachable("chat_not_found")
-        return PermanentError(error.message)
-    if isinstance(error, TimedOut):  # a pool timeout never left; any other may have arrived
-        return TransientError(error.message) if "pool" in text else UncertainError(error.message)
-    if isinstance(error, NetworkError):
-        return TransientError(error.message)
-    return PermanentError(error.message)
-
-
-# -- rendering ------------------------------------------------------------------------------
-
-
-def _number(value: int, lang: str) -> str:
-    grouped = f"{value:,}"
-    return grouped.replace(",", ".") if lang == "id" else grouped
-
-
-def _duration(seconds: float) -> str:
-    total = max(0, round(seconds))
-    return f"{total // 3600}:{total % 3600 // 60:02d}:{total % 60:02d}"
-
-
-def dimension_options(dimension: str, lang: str) -> list[tuple[str, str]]:
-    """(value, label) of one audience dimension."""
-    if dimension == "kecamatan":
-        return [(kec.id, kec.name) for kec in load_wilayah().kecamatan]
-    section = {"outcome": "outcomes", "programme": "interests", "status": "statuses"}[dimension]
-    return list(labels(section, lang).items())
-
-
-def audience_label(texts: Texts, audience: Audience, lang: str) -> str:
-    """Who an announcement goes to, in words."""
-    if audience.value is None:
-        return texts.get(f"bc_audience_{audience.kind}", lang)
-    value = dict(dimension_options(audience.kind, lang)).get(audience.value, audience.value)
-    dimension = texts.get(f"bc_dimension_{audience.kind}", lang)
-    return to_plain(texts.render("bc_audience_value", lang, dimension=dimension, value=value))
-
-
 def _snippet(content: Mapping[str, Any]) -> str:
     plain = " ".join(to_plain(content.get("text") or "").split())
     if not plain:
         plain = f"[{content.get('kind')}]"
     return plain if len(plain) <= SNIPPET_CHARS else plain[: SNIPPET_CHARS - 1] + "…"
-
-
-def render_progress(texts: Texts, doc: Mapping[str, Any], progress: Progress) -> Markup:
-    lang, figures = doc["lang"], progress.figures
-    return texts.render(
-        "bc_progress",
-        lang,
-        id=doc["id"],
-        audience=audience_label(texts, Audience.from_dict(doc["audience"]), lang),
-        sent=_number(figures.sent, lang),
-        failed=_number(figures.failed, lang),
-        blocked=_number(figures.blocked, lang),
-        remaining=_number(figures.remaining, lang),
-        eta=_duration(progress.eta_seconds),
-    )
-
-
-def render_report(texts: Texts, doc: Mapping[str, Any]) -> Markup:
-    lang = doc["lang"]
-    figures = Figures.from_dict(doc["figures"])
-    started, finished = doc.get("started_at"), doc.get("finished_at")
-    seconds = (parse(finished) - parse(started)).total_seconds() if started and finished else 0
-    done = doc["state"] == DONE
-    return texts.render(
-        "bc_report",
-        lang,
-        icon="✅" if done else "⛔",
-        id=doc["id"],
-        outcome=texts.get("bc_outcome_done" if done else "bc_outcome_cancelled", lang),
-        audience=audience_label(texts, Audience.from_dict(doc["audience"]), lang),
-        total=_number(figures.total, lang),
-        **{
-            name: _number(getattr(figures, name), lang)
-            for name in ("sent", "failed", "blocked", "unknown", "skipped")
-        },
-        duration=_duration(seconds),
-    )
 
 
 def render_list(svc: Services, docs: list[dict[str, Any]], lang: str) -> Markup:
@@ -296,224 +159,10 @@ def render_list(svc: Services, docs: list[dict[str, Any]], lang: str) -> Markup:
                 when=format_local(when),
                 audience=audience_label(texts, Audience.from_dict(doc["audience"]), lang),
                 snippet=_snippet(doc["content"]),
-                **{name: _number(int(value), lang) for name, value in figures.items()},
+                **{name: format_number(int(value), lang) for name, value in figures.items()},
             )
         )
     return Markup("\n\n".join(lines))
-
-
-# -- the deliveries -------------------------------------------------------------------------
-
-
-@dataclass
-class Broadcaster:
-    """Runs the Application's announcements: deliveries, schedules, progress and reports."""
-
-    app: Any
-    svc: Services
-    outbox: Outbox
-    deliveries: dict[str, Delivery] = field(default_factory=dict)
-    tasks: dict[str, asyncio.Task[None]] = field(default_factory=dict)
-    shown: dict[str, str] = field(default_factory=dict)  # progress texts, to edit only changes
-
-    @property
-    def pace(self) -> Pace:
-        cfg = self.svc.config.broadcast
-        return Pace(
-            rate_per_second=cfg.rate_per_second,
-            per_chat_interval=cfg.per_chat_interval_seconds,
-            max_retries=cfg.max_retries,
-            progress_interval=cfg.progress_interval_seconds,
-        )
-
-    async def startup(self) -> None:
-        """Resume running announcements and re-arm scheduled ones (after a restart)."""
-        for broadcast_id in await self.svc.call(self.outbox.ids_in, RUNNING):
-            doc = await self.svc.call(self.outbox.get, broadcast_id)
-            log.info("resuming broadcast %s", broadcast_id)
-            self.start(doc)
-        for broadcast_id in await self.svc.call(self.outbox.ids_in, SCHEDULED):
-            self.arm(await self.svc.call(self.outbox.get, broadcast_id))
-
-    async def shutdown(self) -> None:
-        """Stop every delivery after its sends in flight; they resume at the next start."""
-        for delivery in self.deliveries.values():
-            delivery.stop()
-        if self.tasks:
-            await asyncio.gather(*self.tasks.values(), return_exceptions=True)
-
-    def arm(self, doc: Mapping[str, Any]) -> None:
-        """Schedule the start of an announcement: at once if its time has passed, or if it was
-        sent "now" and the bot stopped before it started."""
-        when = doc["scheduled_for"]
-        seconds = max(0.0, (parse(when) - datetime.now(UTC)).total_seconds()) if when else 0.0
-        job_queue = self.app.job_queue
-        if job_queue is None:  # pragma: no cover - the job-queue extra is a dependency
-            log.error("no job queue: broadcast %s cannot be scheduled", doc["id"])
-            return
-        job_queue.run_once(self._fire, seconds, data=doc["id"], name=_job_name(doc["id"]))
-
-    def disarm(self, broadcast_id: str) -> None:
-        if self.app.job_queue is not None:
-            for job in self.app.job_queue.get_jobs_by_name(_job_name(broadcast_id)):
-                job.schedule_removal()
-
-    async def _fire(self, context: ContextTypes.DEFAULT_TYPE) -> None:
-        assert context.job is not None
-        await self.begin(str(context.job.data))
-
-    async def begin(self, broadcast_id: str) -> None:
-        """Freeze the recipients of a scheduled announcement, open its report, start sending."""
-        svc = self.svc
-        doc = await svc.call(self.outbox.get, broadcast_id)
-        if doc is None or doc["state"] != SCHEDULED:
-            return
-        audience = Audience.from_dict(doc["audience"])
-        recipients = await svc.call(
-            resolve_audience, svc.stores, audience, svc.config.default_language
-        )
-        doc = await svc.call(self.outbox.begin, broadcast_id, recipients)
-        if doc is None:
-            return
-        text = render_progress(svc.texts, doc, Progress(Figures.from_dict(doc["figures"]), 0, 0))
-        self.shown[broadcast_id] = text
-        try:
-            message = await self.app.bot.send_message(
-                doc["chat_id"],
-                text,
-                reply_markup=self._stop_markup(doc),
-            )
-            await svc.call(
-                self.outbox.set_report, broadcast_id, doc["chat_id"], message.message_id
-            )
-            doc["report"] = {"chat_id": doc["chat_id"], "message_id": message.message_id}
-        except TelegramError as error:
-            log.warning("broadcast %s: no progress message: %s", broadcast_id, error)
-        self.start(doc)
-
-    def start(self, doc: dict[str, Any]) -> None:
-        """Run the delivery of a running announcement as a task."""
-        broadcast_id = doc["id"]
-        delivery = Delivery(
-            self.outbox,
-            broadcast_id,
-            self._sender(doc["content"]),
-            self.pace,
-            run_blocking=self.svc.call,
-            on_progress=lambda progress: self._progress(doc, progress),
-            on_unreachable=self._unreachable,
-        )
-        self.deliveries[broadcast_id] = delivery
-        task = asyncio.get_running_loop().create_task(
-            self._run(delivery, doc), name=f"broadcast-{broadcast_id}"
-        )
-        self.tasks[broadcast_id] = task
-
-    def cancel_running(self, broadcast_id: str) -> bool:
-        delivery = self.deliveries.get(broadcast_id)
-        if delivery is None:
-            return False
-        delivery.cancel()
-        return True
-
-    async def _run(self, delivery: Delivery, doc: dict[str, Any]) -> None:
-        try:
-            await delivery.run()
-        except Exception:
-            log.exception("broadcast %s stopped by an error", doc["id"])
-            return
-        finally:
-            self.deliveries.pop(doc["id"], None)
-            self.tasks.pop(doc["id"], None)
-            self.shown.pop(doc["id"], None)
-        if delivery.finished:
-            await self._report(doc["id"])
-
-    def _sender(self, content: Mapping[str, Any]) -> Send:
-        bot, texts = self.app.bot, self.svc.texts
-        markups = {lang: unsubscribe_markup(texts, lang) for lang in ("id", "en")}
-
-        async def send(recipient: Recipient) -> None:
-            markup = markups.get(recipient.lang, markups["id"])
-            try:
-                await send_announcement(bot, recipient.chat_id, content, markup, bulk=True)
-            except TelegramError as error:
-                raise delivery_error(error) from error
-
-        return send
-
-    async def _unreachable(self, recipient: Recipient, reason: str) -> None:
-        """A chat that blocked the bot (or is gone) receives no more announcements."""
-        await self.svc.call(self.svc.stores.subscribers.mark_inactive, recipient.chat_id, reason)
-
-    def _stop_markup(self, doc: Mapping[str, Any]) -> InlineKeyboardMarkup:
-        label = self.svc.texts.get("btn_bc_stop", doc["lang"]).format(id=doc["id"])
-        return keyboard([[(label, f"bc:c:{doc['id']}")]])
-
-    async def _progress(self, doc: Mapping[str, Any], progress: Progress) -> None:
-        report = doc.get("report")
-        text = render_progress(self.svc.texts, doc, progress)
-        if not report or self.shown.get(doc["id"]) == text:
-            return
-        self.shown[doc["id"]] = text
-        try:
-            await self.app.bot.edit_message_text(
-                text,
-                chat_id=report["chat_id"],
-                message_id=report["message_id"],
-                reply_markup=self._stop_markup(doc),
-            )
-        except BadRequest as error:
-            if "not modified" not in error.message.lower():
-                log.info("broadcast %s: progress not shown: %s", doc["id"], error)
-
-    async def _report(self, broadcast_id: str) -> None:
-        """The final report, as a new message under the progress message (which loses its stop
-        button and keeps its last figures)."""
-        doc = await self.svc.call(self.outbox.get, broadcast_id)
-        if doc is None:
-            return
-        bot, report = self.app.bot, doc.get("report")
-        options: dict[str, Any] = {"parse_mode": ParseMode.HTML}
-        if report:
-            options["reply_parameters"] = ReplyParameters(
-                report["message_id"], allow_sending_without_reply=True
-            )
-            try:
-                await drop_buttons(bot, report["chat_id"], report["message_id"])
-            except TelegramError as error:
-                log.info("broadcast %s: stop button not removed: %s", broadcast_id, error)
-        try:
-            await bot.send_message(doc["chat_id"], render_report(self.svc.texts, doc), **options)
-        except TelegramError as error:
-            log.warning("broadcast %s: report not delivered: %s", broadcast_id, error)
-
-
-def _job_name(broadcast_id: str) -> str:
-    return f"broadcast:{broadcast_id}"
-
-
-def broadcaster(context: ContextTypes.DEFAULT_TYPE) -> Broadcaster:
-    return context.bot_data[BROADCASTER]
-
-
-async def on_startup(app: Application) -> None:
-    """post_init: open the outbox, resume and re-arm; stop gracefully before the bot closes."""
-    svc: Services = app.bot_data["services"]
-    database = await svc.call(svc.stores.database, "broadcasts")
-    manager = Broadcaster(app, svc, Outbox(database))
-    app.bot_data[BROADCASTER] = manager
-    limiter = app.bot.rate_limiter
-    if isinstance(limiter, PriorityRateLimiter):
-        limiter.on_shutdown(manager.shutdown)
-    await manager.startup()
-
-
-async def on_shutdown(app: Application) -> None:
-    """post_shutdown: in case no rate limiter stopped the deliveries already."""
-    manager = app.bot_data.pop(BROADCASTER, None)
-    if manager is not None:
-        await manager.shutdown()
 
 
 # -- composing (staff) ------------------------------------------------------------------------
@@ -522,21 +171,19 @@ async def on_shutdown(app: Application) -> None:
 async def _staff(
     update: Update, context: ContextTypes.DEFAULT_TYPE
 ) -> tuple[Services, str] | None:
-    """Services and language for a staff member; a polite refusal (and None) for anyone else."""
+    """Services and language for a staff member; a polite refusal (and None) for anyone else.
+    (Buttons are refused by the router: every ``bc:`` action is declared ``staff_only``.)"""
     svc = services(context)
     user = update.effective_user
     lang = await svc.language(user)
     if user is not None and svc.config.staff.is_staff(user.id):
         return svc, lang
-    if update.callback_query is not None:
-        await answer(update.callback_query, svc.texts.get("bc_staff_only", lang), alert=True)
-    else:
-        await reply(update, svc.texts.render("bc_staff_only", lang))
+    await reply(update, svc.texts.render("bc_staff_only", lang))
     return None
 
 
 def _cancel_markup(svc: Services, lang: str) -> InlineKeyboardMarkup:
-    return keyboard([[(svc.texts.get("btn_bc_cancel_draft", lang), "bc:x")]])
+    return keyboard([[(svc.texts.get("btn_bc_cancel_draft", lang), CANCEL_DRAFT.data())]])
 
 
 def read_content(
@@ -626,12 +273,12 @@ async def on_input(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
 async def _show_audiences(update: Update, svc: Services, lang: str, *, edit: bool) -> None:
     count = await svc.call(svc.stores.subscribers.count_active)
     texts = svc.texts
-    subscribers = texts.get("btn_bc_subscribers", lang).format(count=_number(count, lang))
+    subscribers = texts.get("btn_bc_subscribers", lang).format(count=format_number(count, lang))
     rows = [
-        [(subscribers, "bc:a:subscribers")],
-        [(texts.get("btn_bc_registered", lang), "bc:a:registered")],
-        *[[(texts.get(f"btn_bc_by_{d}", lang), f"bc:d:{d}")] for d in DIMENSIONS],
-        [(texts.get("btn_bc_cancel_draft", lang), "bc:x")],
+        [(subscribers, AUDIENCE.data("subscribers"))],
+        [(texts.get("btn_bc_registered", lang), AUDIENCE.data("registered"))],
+        *[[(texts.get(f"btn_bc_by_{d}", lang), DIMENSION.data(d))] for d in DIMENSIONS],
+        [(texts.get("btn_bc_cancel_draft", lang), CANCEL_DRAFT.data())],
     ]
     text = texts.render("bc_audience_prompt", lang)
     if edit:
@@ -667,12 +314,14 @@ async def _choose_audience(
     texts = svc.texts
     markup = keyboard(
         [
-            [(texts.get("btn_bc_send_now", lang), "bc:go")],
-            [(texts.get("btn_bc_schedule", lang), "bc:sch")],
-            [(texts.get("btn_bc_cancel_draft", lang), "bc:x")],
+            [(texts.get("btn_bc_send_now", lang), SEND_NOW.data())],
+            [(texts.get("btn_bc_schedule", lang), SCHEDULE.data())],
+            [(texts.get("btn_bc_cancel_draft", lang), CANCEL_DRAFT.data())],
         ]
     )
-    text = texts.render("bc_confirm", lang, audience=label, count=_number(len(recipients), lang))
+    text = texts.render(
+        "bc_confirm", lang, audience=label, count=format_number(len(recipients), lang)
+    )
     await reply(update, text, markup)
 
 
@@ -693,7 +342,7 @@ async def _take_time(
         )
         return
     doc = await _create(update, context, svc, draft, scheduled_for=when)
-    broadcaster(context).arm(doc)
+    delivery.service(context).arm(doc)
     await reply(
         update,
         svc.texts.render(
@@ -719,7 +368,7 @@ async def _create(
     assert user is not None and chat is not None
     assert draft.content is not None and draft.audience is not None
     doc: dict[str, Any] = await svc.call(
-        broadcaster(context).outbox.create,
+        delivery.service(context).outbox.create,
         author=user.id,
         chat_id=chat.id,
         lang=draft.lang,
@@ -734,59 +383,120 @@ async def _create(
     return doc
 
 
-async def on_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    """Every ``bc:`` button: the draft's steps, the list, cancelling."""
-    staff = await _staff(update, context)
-    query, user = update.callback_query, update.effective_user
-    if staff is None or query is None or query.data is None or user is None:
+# -- the draft's buttons ----------------------------------------------------------------------
+
+DraftHandler = Callable[..., Awaitable[None]]
+
+
+def _with_draft(*, step: str | None = None) -> Callable[[DraftHandler], Handler]:
+    """A button of the draft: ``handler(update, context, svc, lang, draft, *fields)``. Without a
+    draft (sent, cancelled, a restart long ago), or at another ``step``, it has expired."""
+
+    def wrap(handler: DraftHandler) -> Handler:
+        @functools.wraps(handler)
+        async def run(update: Update, context: ContextTypes.DEFAULT_TYPE, *fields: str) -> None:
+            svc = services(context)
+            lang = await svc.language(update.effective_user)
+            draft = Draft.of(context)
+            if draft is None or (step is not None and draft.step != step):
+                await _expired(update, svc, lang)
+                return
+            await handler(update, context, svc, lang, draft, *fields)
+
+        return run
+
+    return wrap
+
+
+async def _expired(update: Update, svc: Services, lang: str) -> None:
+    await answer(update.callback_query, svc.texts.get("bc_expired", lang), alert=True)
+
+
+@CANCEL_DRAFT.handles
+@_with_draft()
+async def on_cancel_draft(
+    update: Update, context: ContextTypes.DEFAULT_TYPE, svc: Services, lang: str, draft: Draft
+) -> None:
+    await cancel_draft(update, context)
+
+
+@DIMENSION.handles
+@_with_draft()
+async def on_dimension(
+    update: Update,
+    context: ContextTypes.DEFAULT_TYPE,
+    svc: Services,
+    lang: str,
+    draft: Draft,
+    dimension: str,
+) -> None:
+    """The values of one audience dimension (an outcome, a kecamatan...) to pick from."""
+    if dimension not in DIMENSIONS:
+        await _expired(update, svc, lang)
         return
-    svc, lang = staff
-    action, _, rest = query.data[3:].partition(":")
-    if action in ("l", "c", "cy"):
-        await _list_button(update, context, svc, lang, action, rest)
+    await answer(update.callback_query)
+    rows = [
+        [(label, AUDIENCE.data(dimension, value))]
+        for value, label in dimension_options(dimension, lang)
+    ]
+    rows.append([(svc.texts.get("btn_bc_back", lang), AUDIENCES.data())])
+    name = svc.texts.get(f"bc_dimension_{dimension}", lang)
+    await show(update, svc.texts.render("bc_audience_pick", lang, dimension=name), keyboard(rows))
+
+
+@AUDIENCES.handles
+@_with_draft()
+async def on_audiences(
+    update: Update, context: ContextTypes.DEFAULT_TYPE, svc: Services, lang: str, draft: Draft
+) -> None:
+    await answer(update.callback_query)
+    await _show_audiences(update, svc, lang, edit=True)
+
+
+@AUDIENCE.handles
+@_with_draft()
+async def on_audience(
+    update: Update,
+    context: ContextTypes.DEFAULT_TYPE,
+    svc: Services,
+    lang: str,
+    draft: Draft,
+    kind: str,
+    value: str = "",
+) -> None:
+    """An audience picked: counted, previewed, to confirm."""
+    try:
+        audience = Audience(kind, value or None)
+    except ValueError:
+        await _expired(update, svc, lang)
         return
-    draft = Draft.of(context)
-    if draft is None or (action in ("go", "sch") and draft.step != "confirm"):
-        await answer(query, svc.texts.get("bc_expired", lang), alert=True)
-        return
-    if action == "x":
-        await cancel_draft(update, context)
-    elif action == "d" and rest in DIMENSIONS:
-        await answer(query)
-        rows = [
-            [(label, f"bc:a:{rest}:{value}")] for value, label in dimension_options(rest, lang)
-        ]
-        rows.append([(svc.texts.get("btn_bc_back", lang), "bc:ab")])
-        dimension = svc.texts.get(f"bc_dimension_{rest}", lang)
-        await show(
-            update, svc.texts.render("bc_audience_pick", lang, dimension=dimension), keyboard(rows)
-        )
-    elif action == "ab":
-        await answer(query)
-        await _show_audiences(update, svc, lang, edit=True)
-    elif action == "a":
-        kind, _, value = rest.partition(":")
-        try:
-            audience = Audience(kind, value or None)
-        except ValueError:
-            await answer(query, svc.texts.get("bc_expired", lang), alert=True)
-            return
-        await answer(query)
-        await _choose_audience(update, context, svc, lang, draft, audience)
-    elif action == "go":
-        await answer(query)
-        doc = await _create(update, context, svc, draft, scheduled_for=None)
-        label = audience_label(svc.texts, Audience.from_dict(doc["audience"]), lang)
-        await show(update, svc.texts.render("bc_started", lang, id=doc["id"], audience=label))
-        await broadcaster(context).begin(doc["id"])
-    elif action == "sch":
-        draft.step = "schedule"
-        await draft.keep(update, context)
-        await answer(query)
-        text = svc.texts.render("bc_schedule_prompt", lang, example=_example_time(svc))
-        await show(update, text, _cancel_markup(svc, lang))
-    else:
-        await answer(query, svc.texts.get("bc_expired", lang), alert=True)
+    await answer(update.callback_query)
+    await _choose_audience(update, context, svc, lang, draft, audience)
+
+
+@SEND_NOW.handles
+@_with_draft(step="confirm")
+async def on_send_now(
+    update: Update, context: ContextTypes.DEFAULT_TYPE, svc: Services, lang: str, draft: Draft
+) -> None:
+    await answer(update.callback_query)
+    doc = await _create(update, context, svc, draft, scheduled_for=None)
+    label = audience_label(svc.texts, Audience.from_dict(doc["audience"]), lang)
+    await show(update, svc.texts.render("bc_started", lang, id=doc["id"], audience=label))
+    await delivery.service(context).begin(doc["id"])
+
+
+@SCHEDULE.handles
+@_with_draft(step="confirm")
+async def on_schedule(
+    update: Update, context: ContextTypes.DEFAULT_TYPE, svc: Services, lang: str, draft: Draft
+) -> None:
+    """Asks for the time (typed, see :func:`_take_time`)."""
+    draft.step = "schedule"
+    await draft.keep(update, context)
+    await answer(update.callback_query)
+    text = svc.texts.render("bc_schedule_prompt", lang, example=_example_time(svc))
+    await show(update, text, _cancel_markup(svc, lang))
 
 
 # -- the list and cancelling ------------------------------------------------------------------
@@ -802,15 +512,15 @@ async def list_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> No
 async def _show_list(
     update: Update, context: ContextTypes.DEFAULT_TYPE, svc: Services, lang: str, *, edit: bool
 ) -> None:
-    outbox = broadcaster(context).outbox
+    outbox = delivery.service(context).outbox
     active = await svc.call(outbox.history, states=(RUNNING, SCHEDULED), limit=50)
     active.sort(key=lambda d: (d["state"] != RUNNING, d["scheduled_for"] or ""))
     past = await svc.call(outbox.history, states=(DONE, CANCELLED), limit=HISTORY_LIMIT)
     rows = []
     for doc in active:
         key = "btn_bc_stop" if doc["state"] == RUNNING else "btn_bc_cancel"
-        rows.append([(svc.texts.get(key, lang).format(id=doc["id"]), f"bc:c:{doc['id']}")])
-    rows.append([(svc.texts.get("btn_bc_refresh", lang), "bc:l")])
+        rows.append([(svc.texts.get(key, lang).format(id=doc["id"]), STOP.data(doc["id"]))])
+    rows.append([(svc.texts.get("btn_bc_refresh", lang), LIST.data())])
     text = render_list(svc, [*active, *past], lang)
     if edit:
         await show(update, text, keyboard(rows))
@@ -818,35 +528,45 @@ async def _show_list(
         await reply(update, text, keyboard(rows))
 
 
-async def _list_button(
-    update: Update,
-    context: ContextTypes.DEFAULT_TYPE,
-    svc: Services,
-    lang: str,
-    action: str,
-    broadcast_id: str,
+@LIST.handles
+async def on_refresh(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """🔄 under the list (an unchanged list is not edited: ``bot.ui.show``)."""
+    svc = services(context)
+    lang = await svc.language(update.effective_user)
+    await answer(update.callback_query)
+    await _show_list(update, context, svc, lang, edit=True)
+
+
+@STOP.handles
+async def on_stop(update: Update, context: ContextTypes.DEFAULT_TYPE, broadcast_id: str) -> None:
+    """Stop or cancel, from the list or from a progress message: confirm first."""
+    svc = services(context)
+    lang = await svc.language(update.effective_user)
+    await answer(update.callback_query)
+    markup = keyboard(
+        [
+            [(svc.texts.get("btn_bc_cancel_yes", lang), CANCEL_CONFIRMED.data(broadcast_id))],
+            [(svc.texts.get("btn_bc_back", lang), LIST.data())],
+        ]
+    )
+    await reply(update, svc.texts.render("bc_cancel_confirm", lang, id=broadcast_id), markup)
+
+
+@CANCEL_CONFIRMED.handles
+async def on_cancel_confirmed(
+    update: Update, context: ContextTypes.DEFAULT_TYPE, broadcast_id: str
 ) -> None:
-    query = update.callback_query
+    """A running announcement stopped, or a scheduled one cancelled (audited)."""
+    svc = services(context)
     user = update.effective_user
-    assert query is not None and user is not None
-    await answer(query)
-    if action == "l":
-        await _show_list(update, context, svc, lang, edit=True)
-        return
-    if action == "c":  # asked from the list or from a progress message: confirm first
-        markup = keyboard(
-            [
-                [(svc.texts.get("btn_bc_cancel_yes", lang), f"bc:cy:{broadcast_id}")],
-                [(svc.texts.get("btn_bc_back", lang), "bc:l")],
-            ]
-        )
-        await reply(update, svc.texts.render("bc_cancel_confirm", lang, id=broadcast_id), markup)
-        return
-    manager = broadcaster(context)
-    if manager.cancel_running(broadcast_id):
+    assert user is not None
+    lang = await svc.language(user)
+    await answer(update.callback_query)
+    running = delivery.service(context)
+    if running.cancel_running(broadcast_id):
         key = "bc_cancel_stopping"
-    elif await svc.call(manager.outbox.cancel_scheduled, broadcast_id) is not None:
-        manager.disarm(broadcast_id)
+    elif await svc.call(running.outbox.cancel_scheduled, broadcast_id) is not None:
+        running.disarm(broadcast_id)
         key = "bc_cancelled"
     else:
         await show(update, svc.texts.render("bc_cancel_too_late", lang, id=broadcast_id))
@@ -868,17 +588,3 @@ def register(app: Application) -> None:
     app.add_handler(
         MessageHandler(private & typing & ~filters.COMMAND & ~filters.StatusUpdate.ALL, on_input)
     )
-
-
-for _name, *_fields in (
-    ("x",),
-    ("a", "kind", "value?"),
-    ("d", "dimension"),
-    ("ab",),
-    ("go",),
-    ("sch",),
-    ("l",),
-    ("c", "broadcast"),
-    ("cy", "broadcast"),
-):
-    router.action("bc", _name, *_fields, staff_only=True).handles(pressed(on_button))

@@ -24,7 +24,7 @@ from telegram.ext import (
 )
 
 from bot import flow
-from bot.handlers import registration
+from bot.handlers import registration, registration_form
 from bot.i18n import Markup, Texts
 from bot.menu import main_menu
 from bot.routing import Handler, Stale, pressed, router
@@ -72,7 +72,7 @@ def render_my_data(svc: Services, lang: str, found: Mapping[str, Any]) -> Markup
     parts = [texts.render("data_title", lang)]
     record = found["registration"]
     if record:
-        fields = registration.summary_fields(texts, lang, record)
+        fields = registration_form.summary_fields(texts, lang, record)
         fields["phone"] = mask_phone(record["phone"]) if record.get("phone") else fields["phone"]
         status = texts.get(f"data_status_{record['status']}", lang)
         parts.append(
@@ -125,7 +125,7 @@ def _purpose(texts: Texts, purpose: str, lang: str) -> str:
 
 def _screening(texts: Texts, lang: str, screening: Mapping[str, Any], date: str) -> Markup:
     rules, labels = load_rules(), load_texts()
-    outcomes = registration.screening_outcomes(screening.get("result")) or {}
+    outcomes = registration_form.screening_outcomes(screening.get("result")) or {}
     lines = []
     for programme_id, outcome in outcomes.items():
         programme = rules.programme(programme_id)
@@ -203,7 +203,7 @@ def my_data_keyboard(texts: Texts, lang: str, found: Mapping[str, Any]) -> Inlin
         template = texts.get("btn_data_fix", lang)
         fixes = [
             (template.format(field=texts.get(f"btn_reg_field_{name}", lang)), f"data:fix:{name}")
-            for name in registration.FIELD_STEPS
+            for name in registration_form.FIELD_STEPS
         ]
         rows += [fixes[i : i + 2] for i in range(0, len(fixes), 2)]
     if (found["screening"] or {}).get("answers"):

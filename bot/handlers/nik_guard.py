@@ -16,7 +16,7 @@ from telegram.error import BadRequest
 from telegram.ext import Application, ContextTypes, MessageHandler, filters
 
 from bot import flow
-from bot.handlers.registration import Flow
+from bot.handlers.registration_form import Flow
 from bot.services import services
 from bot.ui import reply
 

@@ -12,14 +12,17 @@ a ``kill -9``, continues at the same question. Buttons carry the question they a
 (``scr:a:<question>:<choice>``), so a button from an old screen is recognised and the citizen is
 shown the current question instead of having the tap applied blindly.
 
-Callback data: ``scr:start``, ``scr:x`` (cancel), ``scr:a:<q>:<choice>`` (single / yes-no),
+Callback data (declared below, one handler each): ``scr:start``, ``scr:x`` (cancel),
+``scr:xy`` (cancel confirmed), ``scr:resume:<step>``, ``scr:a:<q>:<choice>`` (single / yes-no),
 ``scr:t:<q>:<choice>`` (toggle), ``scr:done:<q>``, ``scr:back:<step>``, ``scr:cons:y|n``,
 ``scr:edit:<q>``, ``scr:ok`` (review confirmed).
 """
 
 from __future__ import annotations
 
+import functools
 import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -36,7 +39,7 @@ from bot import flow
 from bot.handlers.faq import answer_text
 from bot.i18n import Markup, escape
 from bot.menu import main_menu
-from bot.routing import pressed, router
+from bot.routing import router
 from bot.services import Services, services
 from bot.ui import Button, answer, keyboard, reply, show
 from screening.engine import CONSENT_ID, Engine, Question
@@ -50,6 +53,18 @@ CHOICE_TYPES = frozenset({"single", "multi", "yesno"})
 YES, NO = "y", "n"
 Context = ContextTypes.DEFAULT_TYPE
 Rows = list[list[Button]]
+
+START = router.action("scr", "start")
+CANCEL = router.action("scr", "x")
+CANCEL_CONFIRMED = router.action("scr", "xy")
+RESUME = router.action("scr", "resume", "step")
+ANSWER = router.action("scr", "a", "question", "choice")
+TOGGLE = router.action("scr", "t", "question", "choice")
+DONE = router.action("scr", "done", "question")
+BACK = router.action("scr", "back", "step")
+CONSENT = router.action("scr", "cons", "answer")
+EDIT = router.action("scr", "edit", "question")
+CONFIRM = router.action("scr", "ok")
 
 
 @dataclass
@@ -129,8 +144,8 @@ def _screen(svc: Services, session: Session, lang: str) -> tuple[Markup, InlineK
 def _nav_row(svc: Services, engine: Engine, session: Session, lang: str) -> list[Button]:
     row: list[Button] = []
     if _previous(engine, session) is not None:
-        row.append((svc.texts.get("btn_back", lang), f"scr:back:{session.step}"))
-    row.append((svc.texts.get("btn_scr_cancel", lang), "scr:x"))
+        row.append((svc.texts.get("btn_back", lang), BACK.data(session.step)))
+    row.append((svc.texts.get("btn_scr_cancel", lang), CANCEL.data()))
     return row
 
 
@@ -175,12 +190,12 @@ def _answer_rows(
     if question.type == "yesno":
         return [
             [
-                (engine.texts.get("answers.yes", lang), f"scr:a:{qid}:{YES}"),
-                (engine.texts.get("answers.no", lang), f"scr:a:{qid}:{NO}"),
+                (engine.texts.get("answers.yes", lang), ANSWER.data(qid, YES)),
+                (engine.texts.get("answers.no", lang), ANSWER.data(qid, NO)),
             ]
         ]
     if question.type == "single":
-        buttons = [(c.text[lang], f"scr:a:{qid}:{c.id}") for c in question.choices]
+        buttons = [(c.text[lang], ANSWER.data(qid, c.id)) for c in question.choices]
         width = 2 if all(len(text) <= 20 for text, _ in buttons) else 1
         return [buttons[i : i + width] for i in range(0, len(buttons), width)]
     if question.type == "multi":
@@ -188,8 +203,8 @@ def _answer_rows(
         for choice in question.choices:
             key = "btn_scr_picked" if choice.id in session.picked else "btn_scr_unpicked"
             label = svc.texts.get(key, lang).format(choice=choice.text[lang])
-            rows.append([(label, f"scr:t:{qid}:{choice.id}")])
-        rows.append([(svc.texts.get("btn_scr_done", lang), f"scr:done:{qid}")])
+            rows.append([(label, TOGGLE.data(qid, choice.id))])
+        rows.append([(svc.texts.get("btn_scr_done", lang), DONE.data(qid))])
         return rows
     return []  # typed answers
 
@@ -201,8 +216,8 @@ def _consent_screen(
     text = svc.texts.render("scr_consent", lang, title=notice.title[lang], text=notice.text[lang])
     rows: Rows = [
         [
-            (notice.accept[lang], f"scr:cons:{YES}"),
-            (notice.decline[lang], f"scr:cons:{NO}"),
+            (notice.accept[lang], CONSENT.data(YES)),
+            (notice.decline[lang], CONSENT.data(NO)),
         ],
         _nav_row(svc, engine, session, lang),
     ]
@@ -232,14 +247,14 @@ def _review_screen(
             )
         )
         label = texts.get("btn_scr_edit", lang).format(number=number)
-        edits.append((label, f"scr:edit:{question.id}"))
+        edits.append((label, EDIT.data(question.id)))
     rows: Rows = [edits[i : i + 5] for i in range(0, len(edits), 5)]
     if consent_asked:
         notice = engine.consent
         decision = notice.accept[lang] if session.consent else notice.decline[lang]
         lines += ["", texts.render("scr_review_consent", lang, answer=decision)]
-        rows.append([(texts.get("btn_scr_edit_consent", lang), f"scr:edit:{CONSENT_ID}")])
-    rows.append([(texts.get("btn_scr_confirm", lang), "scr:ok")])
+        rows.append([(texts.get("btn_scr_edit_consent", lang), EDIT.data(CONSENT_ID))])
+    rows.append([(texts.get("btn_scr_confirm", lang), CONFIRM.data())])
     rows.append(_nav_row(svc, engine, session, lang))
     return Markup("\n".join(lines)), keyboard(rows)
 
@@ -262,7 +277,7 @@ def _result_keyboard(svc: Services, lang: str) -> InlineKeyboardMarkup:
         [
             [(texts.get("btn_scr_register", lang), "reg:start")],
             [(texts.get("btn_scr_ask", lang), "m:ask"), (texts.get("btn_home", lang), "m:home")],
-            [(texts.get("btn_scr_again", lang), "scr:start")],
+            [(texts.get("btn_scr_again", lang), START.data())],
         ]
     )
 
@@ -290,17 +305,26 @@ async def start(update: Update, context: Context) -> None:
 
 async def cancel(update: Update, context: Context) -> None:
     """/batal or the Cancel button: with answers given, ask first (one tap must not delete ten
-    answers); otherwise, or once confirmed (``scr:xy``), forget them."""
+    answers); otherwise forget them."""
+    await _cancel(update, context, confirmed=False)
+
+
+@CANCEL_CONFIRMED.handles
+async def cancel_confirmed(update: Update, context: Context) -> None:
+    """ "Ya, batalkan" under the question whether to forget the answers."""
+    await _cancel(update, context, confirmed=True)
+
+
+async def _cancel(update: Update, context: Context, *, confirmed: bool) -> None:
     svc = services(context)
     lang = await svc.language(update.effective_user)
     session = Session.of(context)
     query = update.callback_query
-    confirmed = query is not None and query.data == "scr:xy"
     if session is not None and session.answers and not confirmed:
         await answer(query)
         rows = [
-            [(svc.texts.get("btn_scr_cancel_yes", lang), "scr:xy")],
-            [(svc.texts.get("btn_scr_cancel_no", lang), f"scr:resume:{session.step}")],
+            [(svc.texts.get("btn_scr_cancel_yes", lang), CANCEL_CONFIRMED.data())],
+            [(svc.texts.get("btn_scr_cancel_no", lang), RESUME.data(session.step))],
         ]
         count = len(session.answers)
         await show(
@@ -312,68 +336,136 @@ async def cancel(update: Update, context: Context) -> None:
     await show(update, svc.texts.render("scr_cancelled", lang), main_menu(svc.texts, lang))
 
 
-async def on_button(update: Update, context: Context) -> None:
-    """Every ``scr:`` button, in or out of the conversation (e.g. pressed after a restart)."""
-    query = update.callback_query
-    assert query is not None and query.data is not None
-    kind, _, arg = query.data.removeprefix("scr:").partition(":")
-    if kind == "start":
-        await start(update, context)
-        return
-    if kind in ("x", "xy"):
-        await cancel(update, context)
-        return
-    session = Session.of(context)
-    if session is None:
-        await _expired(update, context)
-        return
-    svc = services(context)
-    lang = await svc.language(update.effective_user)
-    engine = engine_of(svc)
-    step, _, choice = arg.partition(":")
-    if kind in ("a", "t", "done", "back") and step != session.step:
-        await _stale(update, context, session, lang)
-        return
-    if kind in ("a", "t", "done") and step == REVIEW:
-        await _stale(update, context, session, lang)
-        return
-    if kind == "a" and choice in (YES, NO) and engine.question(step).type == "yesno":
+# -- buttons: each reads the running questionnaire (pressed after a restart too) ---------------
+
+SessionHandler = Callable[..., Awaitable[None]]
+
+
+def _in_session(handler: SessionHandler) -> SessionHandler:
+    """A button of a running questionnaire: ``handler(update, context, session, lang, *fields)``;
+    with none running (finished, cancelled, forgotten) the citizen is told so."""
+
+    @functools.wraps(handler)
+    async def run(update: Update, context: Context, *fields: str) -> None:
+        session = Session.of(context)
+        if session is None:
+            await _expired(update, context)
+            return
+        lang = await services(context).language(update.effective_user)
+        await handler(update, context, session, lang, *fields)
+
+    return run
+
+
+def _at_step(*, question: bool) -> Callable[[SessionHandler], SessionHandler]:
+    """A button that carries the step it belongs to: one of an earlier screen is stale (and so
+    is an answer button while the review is shown, when ``question``)."""
+
+    def wrap(handler: SessionHandler) -> SessionHandler:
+        @_in_session
+        @functools.wraps(handler)
+        async def run(
+            update: Update, context: Context, session: Session, lang: str, step: str, *rest: str
+        ) -> None:
+            if step != session.step or (question and step == REVIEW):
+                await _stale(update, context, session, lang)
+                return
+            await handler(update, context, session, lang, *rest)
+
+        return run
+
+    return wrap
+
+
+@ANSWER.handles
+@_at_step(question=True)
+async def on_answer(
+    update: Update, context: Context, session: Session, lang: str, choice: str
+) -> None:
+    """A choice of a single or yes/no question."""
+    engine = engine_of(services(context))
+    if choice in (YES, NO) and engine.question(session.step).type == "yesno":
         await _record(update, context, session, choice == YES, lang)
         return
-    if kind == "a":
-        await _apply(update, context, session, choice, lang)
+    await _apply(update, context, session, choice, lang)
+
+
+@TOGGLE.handles
+@_at_step(question=True)
+async def on_toggle(
+    update: Update, context: Context, session: Session, lang: str, choice: str
+) -> None:
+    """A choice of a multi question ticked or unticked."""
+    await _toggle(update, context, session, choice, lang)
+
+
+@DONE.handles
+@_at_step(question=True)
+async def on_done(update: Update, context: Context, session: Session, lang: str) -> None:
+    """ "Selesai" under a multi question: the ticked choices are the answer."""
+    await _apply(update, context, session, session.picked, lang)
+
+
+@BACK.handles
+@_at_step(question=False)
+async def on_back(update: Update, context: Context, session: Session, lang: str) -> None:
+    """Back to the previous step (on the first question there is none)."""
+    svc = services(context)
+    engine = engine_of(svc)
+    previous = _previous(engine, session)
+    if previous is None:
+        await answer(update.callback_query)
         return
-    if kind == "t":
-        await _toggle(update, context, session, choice, lang)
+    _go_to(engine, session, previous.id)
+    await _commit(update, context, session)
+    await _show_step(update, session, svc, lang)
+
+
+@CONSENT.handles
+@_in_session
+async def on_consent(
+    update: Update, context: Context, session: Session, lang: str, decision: str
+) -> None:
+    """The consent to the sensitive questions, given or declined."""
+    if session.step != CONSENT_ID:
+        await _stale(update, context, session, lang)
         return
-    if kind == "done":
-        await _apply(update, context, session, session.picked, lang)
+    await _record(update, context, session, decision == YES, lang)
+
+
+@EDIT.handles
+@_in_session
+async def on_edit(
+    update: Update, context: Context, session: Session, lang: str, step: str
+) -> None:
+    """An answer changed from the review."""
+    svc = services(context)
+    engine = engine_of(svc)
+    if session.step != REVIEW or not _applies(engine, session, step):
+        await _stale(update, context, session, lang)
         return
-    if kind == "back":
-        previous = _previous(engine, session)
-        if previous is None:  # the first question: nothing to go back to
-            await answer(query)
-            return
-        _go_to(engine, session, previous.id)
-        await _commit(update, context, session)
-        await _show_step(update, session, svc, lang)
+    _go_to(engine, session, step)
+    await _commit(update, context, session)
+    await _show_step(update, session, svc, lang)
+
+
+@CONFIRM.handles
+@_in_session
+async def on_confirm(update: Update, context: Context, session: Session, lang: str) -> None:
+    """The review confirmed: the result."""
+    if session.step != REVIEW:
+        await _stale(update, context, session, lang)
         return
-    if kind == "cons" and session.step == CONSENT_ID:
-        await _record(update, context, session, arg == YES, lang)
-        return
-    if kind == "edit" and session.step == REVIEW and _applies(engine, session, arg):
-        _go_to(engine, session, arg)
-        await _commit(update, context, session)
-        await _show_step(update, session, svc, lang)
-        return
-    if kind == "ok" and session.step == REVIEW:
-        await _finish(update, context, session, lang)
-        return
-    if kind == "resume":  # "Lanjutkan" after Batal: back to where the citizen was
-        await _show_step(update, session, svc, lang)
-        return
-    await _stale(update, context, session, lang)
-    return
+    await _finish(update, context, session, lang)
+
+
+@RESUME.handles
+@_in_session
+async def on_resume(
+    update: Update, context: Context, session: Session, lang: str, step: str
+) -> None:
+    """ "Lanjutkan" after Batal: back to where the citizen was."""
+    await _show_step(update, session, services(context), lang)
 
 
 async def on_text(update: Update, context: Context) -> None:
@@ -529,7 +621,7 @@ async def _expired(update: Update, context: Context) -> None:
     svc = services(context)
     lang = await svc.language(update.effective_user)
     await answer(update.callback_query, svc.texts.get("scr_expired", lang))
-    markup = keyboard([[(svc.texts.get("btn_scr_start", lang), "scr:start")]])
+    markup = keyboard([[(svc.texts.get("btn_scr_start", lang), START.data())]])
     await reply(update, svc.texts.render("scr_expired_message", lang), markup)
     return
 
@@ -544,17 +636,5 @@ def register(app: Application) -> None:
     app.add_handler(MessageHandler(filters.TEXT & ~filters.COMMAND & active, on_text))
 
 
-for _name, *_fields in (
-    ("start",),
-    ("x",),
-    ("xy",),
-    ("resume", "step"),
-    ("a", "question", "choice"),
-    ("t", "question", "choice"),
-    ("done", "question"),
-    ("back", "step"),
-    ("cons", "answer"),
-    ("edit", "question"),
-    ("ok",),
-):
-    router.action("scr", _name, *_fields).handles(pressed(on_button))
+START.handles(start)
+CANCEL.handles(cancel)

@@ -5,9 +5,12 @@ Created once in ``post_init`` (or injected by tests), closed in ``post_shutdown`
 
 from __future__ import annotations
 
+import json
 import logging
 from collections import Counter
 from dataclasses import dataclass, field
+from datetime import date
+from functools import cache
 from typing import TYPE_CHECKING, Any
 
 from telegram import User
@@ -47,12 +50,12 @@ class Services:
         """Load content and open the stores (off the event loop)."""
         values = values_of(config.retention_days, config.office.as_dict())
         set_values(values)
-        kb = load_knowledge_base(values=values)
-        matcher = Matcher(
-            kb,
-            threshold=config.faq.threshold,
-            margin=config.faq.margin,
-            max_suggestions=config.faq.max_suggestions,
+        kb, matcher = _content(
+            json.dumps(values, sort_keys=True, default=str),
+            date.today(),
+            config.faq.threshold,
+            config.faq.margin,
+            config.faq.max_suggestions,
         )
         db = await AsyncStores.open(config.data_dir)
         return cls(config, Texts.load(), kb, matcher, db.stores, db)
@@ -112,6 +115,19 @@ class Services:
 
     def forget_user(self, user_id: int) -> None:
         self._languages.pop(user_id, None)
+
+
+@cache
+def _content(
+    values: str, today: date, threshold: float, margin: float, max_suggestions: int
+) -> tuple[KnowledgeBase, Matcher]:
+    """The knowledge base (pre-filled for ``today`` with ``values``, JSON) and its trained
+    matcher, built once per process for the same inputs: both are immutable once built (the
+    bot never retrains the matcher; ``faq.learning`` does that offline), so a restarted
+    Application in the same process (the tests, the console) shares them."""
+    kb = load_knowledge_base(today=today, values=json.loads(values))
+    matcher = Matcher(kb, threshold=threshold, margin=margin, max_suggestions=max_suggestions)
+    return kb, matcher
 
 
 def _add_usage(stores: Stores, pending: Counter[str]) -> None:

@@ -1,21 +1,19 @@
 """Staff-side domain: exports, statistics, charts and unanswered-question grouping.
 
-Pure Python, never imports ``telegram``. Labels and report texts live in ``desk/texts.yaml``.
+Pure Python, never imports ``telegram``. Labels and report texts live in ``desk/texts.yaml``,
+read and checked as part of the one text catalog (:mod:`catalog`, keys ``desk.<section>.<key>``).
 """
 
 from __future__ import annotations
 
 from datetime import datetime
-from functools import cache
 from pathlib import Path
-from typing import Any
 
-import yaml
-
+import catalog
 from store.clock import local
 
 TEXTS_FILE = Path(__file__).with_name("texts.yaml")
-DEFAULT_LANG = "id"
+DEFAULT_LANG = catalog.DEFAULT_LANG
 
 
 def local_datetime(iso: str) -> datetime:
@@ -23,24 +21,19 @@ def local_datetime(iso: str) -> datetime:
     return local(iso).replace(tzinfo=None)
 
 
-@cache
-def _texts() -> dict[str, Any]:
-    with TEXTS_FILE.open(encoding="utf-8") as fh:
-        data: dict[str, Any] = yaml.safe_load(fh)
-    return data
-
-
 def text(section: str, key: str, lang: str) -> str:
-    """The ``lang`` text of ``section.key`` (Indonesian when ``lang`` is missing)."""
-    entry = _texts()[section][key]
-    return str(entry.get(lang) or entry[DEFAULT_LANG])
+    """The ``lang`` text of ``section.key`` (Indonesian when ``lang`` is missing), plain."""
+    return catalog.default().get(f"desk.{section}.{key}", lang)
 
 
 def labels(section: str, lang: str) -> dict[str, str]:
     """Every ``key -> text`` of a section in one language, e.g. the programme labels."""
-    return {key: text(section, key, lang) for key in _texts()[section]}
+    found = catalog.default().labels(f"desk.{section}", lang)
+    if not found:
+        raise KeyError(section)
+    return found
 
 
 def optional_labels(section: str, lang: str) -> dict[str, str]:
     """Like :func:`labels`, but empty when the section is not in the texts (yet)."""
-    return labels(section, lang) if section in _texts() else {}
+    return catalog.default().labels(f"desk.{section}", lang)

@@ -20,6 +20,16 @@ from typing import Any, Generic, TypeVar
 import yaml
 
 DATA_DIR = Path(__file__).parent / "data"
+# libyaml's parser when present: the same safe loading, about ten times faster (the knowledge
+# base is read at every start of the bot and of every `python -m bot` command).
+SafeLoader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+def safe_load(text: str) -> Any:
+    """``yaml.safe_load`` with :data:`SafeLoader`."""
+    return yaml.load(text, Loader=SafeLoader)
+
+
 TOPICS_FILE = "topics.yaml"
 # Examples of messages no entry answers (the matcher's off-topic class), and what staff taught the
 # bot from its traffic (see faq.learning): both optional, neither holds entries.
@@ -227,7 +237,7 @@ def _learned(directory: Path) -> tuple[dict[str, dict[str, list[str]]], tuple[st
     path = directory / LEARNED_FILE
     if not path.is_file():
         return {}, ()
-    data = (yaml.safe_load(path.read_text(encoding="utf-8")) or {}).get("learned") or {}
+    data = (safe_load(path.read_text(encoding="utf-8")) or {}).get("learned") or {}
     phrasings = {
         str(entry): {lang: [str(t) for t in texts or ()] for lang, texts in by_lang.items()}
         for entry, by_lang in (data.get("phrasings") or {}).items()
@@ -257,7 +267,7 @@ def _off_topic(directory: Path) -> tuple[str, ...]:
     path = directory / OFF_TOPIC_FILE
     if not path.is_file():
         return ()
-    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    data = safe_load(path.read_text(encoding="utf-8"))
     return tuple(str(t).strip() for lang in LANGUAGES for t in data["off_topic"].get(lang) or ())
 
 
@@ -373,7 +383,7 @@ def _read(
 def _items(path: Path, key: str, problems: list[Problem]) -> list[dict[str, Any]]:
     """The list under ``key`` in one YAML file; mappings only, each defect reported."""
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        data = safe_load(path.read_text(encoding="utf-8"))
     except (yaml.YAMLError, UnicodeDecodeError) as exc:
         problems.append(Problem(path.name, "-", f"cannot be parsed: {exc}".replace("\n", " ")))
         return []

@@ -22,6 +22,8 @@ from rapidfuzz import fuzz, process
 from screening.identity import redact
 
 LEXICON_FILE = Path(__file__).parent / "lexicon.yaml"
+# libyaml when present (as faq.model): the same safe loading, faster.
+SafeLoader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 _ZERO_WIDTH = re.compile("[\u00ad\u200b-\u200f\u202a-\u202e\u2060-\u2064\ufeff]")
 _NON_WORD = re.compile(r"[\W_]+")  # anything but letters and digits, in any script
@@ -71,7 +73,7 @@ class Lexicon:
     @classmethod
     def load(cls, path: Path = LEXICON_FILE) -> Lexicon:
         """Read a lexicon file; raise ``ValueError`` naming the file if it is malformed."""
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        data = yaml.load(path.read_text(encoding="utf-8"), Loader=SafeLoader)
         try:
             abbreviations = {
                 _word(key): tuple(_word(w) for w in value.split())

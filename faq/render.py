@@ -37,7 +37,15 @@ from typing import Any
 
 import yaml
 
-from faq.model import DATA_DIR, VALUES_FILE, Entry, Localized, Statement, html_problems
+from faq.model import (
+    DATA_DIR,
+    VALUES_FILE,
+    Entry,
+    Localized,
+    SafeLoader,
+    Statement,
+    html_problems,
+)
 
 # The answers an admin's programme status update is shown on top of.
 STATUS_ENTRIES = frozenset({"programme-status", "programme-timeline"})
@@ -93,7 +101,7 @@ class _Texts:
 
 @cache
 def _texts(path: Path = DATA_DIR / VALUES_FILE) -> _Texts:
-    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    data = yaml.load(path.read_text(encoding="utf-8"), Loader=SafeLoader)
     return _Texts(
         placeholders=data["placeholders"],
         timeline=data["timeline"],

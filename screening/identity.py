@@ -2,7 +2,8 @@
 
 Everything here is pure (no I/O besides reading the package's YAML once) and never imports
 ``telegram``. Validation failures raise an ``Invalid*`` exception carrying a short ``code``; the
-matching citizen-facing message comes from ``data/identity_texts.yaml`` via ``*_error_text``.
+matching citizen-facing message comes from ``data/identity_texts.yaml`` via ``*_error_text``
+(plain text, part of the one text catalog: keys ``identity.<kind>.<code>``).
 """
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
+
+import catalog
 
 DATA_DIR = Path(__file__).parent / "data"
 WILAYAH_FILE = DATA_DIR / "wilayah.yaml"
@@ -61,16 +64,8 @@ class InvalidEmail(InvalidIdentity):
     kind = "email"
 
 
-@cache
-def _texts() -> dict[str, dict[str, dict[str, str]]]:
-    with TEXTS_FILE.open(encoding="utf-8") as fh:
-        data: dict[str, dict[str, dict[str, str]]] = yaml.safe_load(fh)
-    return data
-
-
 def _error_text(kind: str, code: str, lang: str) -> str:
-    entry = _texts()[kind][code]
-    return entry.get(lang) or entry[DEFAULT_LANG]
+    return catalog.default().text(f"identity.{kind}.{code}", lang)
 
 
 def nik_error_text(code: str, lang: str) -> str:

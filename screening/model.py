@@ -17,11 +17,15 @@ from typing import Any, Literal, TypeAlias
 
 import yaml
 
+import catalog
+
 DATA_DIR = Path(__file__).parent / "data"
 QUESTIONNAIRE_FILE = DATA_DIR / "questionnaire.yaml"
 RULES_FILE = DATA_DIR / "rules.yaml"
 CONSENT_FILE = DATA_DIR / "consent.yaml"
 TEXTS_FILE = DATA_DIR / "texts.yaml"
+WORDS_FILE = DATA_DIR / "words.yaml"
+TEXTS_PREFIX = "screening."
 
 LANGS = ("id", "en")
 QUESTION_TYPES = ("single", "multi", "yesno", "number", "date", "text")
@@ -748,30 +752,22 @@ TEXT_KEYS = (
 )
 
 
-class _KeepMissing(dict[str, Any]):
-    """A format mapping that leaves unknown ``{placeholders}`` as they are."""
-
-    def __missing__(self, key: str) -> str:
-        return "{" + key + "}"
-
-
 def fill(template: str, values: Mapping[str, Any]) -> str:
     """``template`` with its ``{placeholders}`` filled from ``values`` (unknown ones kept)."""
-    return template.format_map(_KeepMissing(values))
+    return catalog.fill(template, values)
 
 
 @dataclass(frozen=True)
 class Texts:
-    """The engine's user-facing texts (texts.yaml)."""
+    """The engine's user-facing texts (``texts.yaml`` in the one text catalog, keys
+    ``screening.<key>``) and the words typed answers are read with (``words.yaml``)."""
 
-    raw: Mapping[str, Any]
+    catalog: catalog.Catalog
+    words: Mapping[str, Any]
 
     def get(self, key: str, lang: str, **values: Any) -> str:
-        """The text at dotted ``key`` in ``lang`` (falling back to Indonesian), filled in."""
-        node: Any = self.raw
-        for part in key.split("."):
-            node = node[part]
-        return fill(str(node.get(lang) or node["id"]), values)
+        """The plain text at dotted ``key`` in ``lang`` (falling back to Indonesian), filled in."""
+        return self.catalog.text(TEXTS_PREFIX + key, lang, **values)
 
     def pair(self, key: str, **values: Any) -> Text:
         """The text at ``key`` in every language."""
@@ -780,59 +776,66 @@ class Texts:
     @property
     def yes_words(self) -> frozenset[str]:
         """Typed words read as "yes"."""
-        return frozenset(str(word).lower() for word in self.raw["yes_words"])
+        return frozenset(str(word).lower() for word in self.words["yes_words"])
 
     @property
     def no_words(self) -> frozenset[str]:
         """Typed words read as "no"."""
-        return frozenset(str(word).lower() for word in self.raw["no_words"])
+        return frozenset(str(word).lower() for word in self.words["no_words"])
 
     def month_names(self, lang: str) -> list[str]:
         """Display names of the months in ``lang`` (January first)."""
-        return [str(names[0]) for names in self.raw["months"][lang]]
+        return [str(names[0]) for names in self.words["months"][lang]]
 
     def month_lookup(self) -> dict[str, int]:
         """Every accepted month word (both languages, lower case) -> month number."""
         lookup: dict[str, int] = {}
         for lang in LANGS:
-            for number, names in enumerate(self.raw["months"][lang], start=1):
+            for number, names in enumerate(self.words["months"][lang], start=1):
                 for name in names:
                     lookup[str(name).lower()] = number
         return lookup
 
 
-def load_texts(path: Path | None = None) -> Texts:
-    """Load texts.yaml (the packaged one by default) and check that every key is present."""
-    if path is None:
+def load_texts(path: Path | None = None, words: Path | None = None) -> Texts:
+    """The engine's texts and words (the packaged ones by default; a ``texts.yaml`` at ``path``
+    is read as a catalog source), checked that every key the engine reads is present."""
+    if path is None and words is None:
         return _default_texts()
-    return _parse_texts(read_yaml(path), path)
-
-
-def _parse_texts(raw: Any, file: Path) -> Texts:
-    texts = Texts(_mapping(raw, file, "file"))
-    for key in TEXT_KEYS:
+    if path is None:
+        texts = catalog.default()
+    else:
         try:
-            for lang in LANGS:
-                node: Any = texts.raw
-                for part in key.split("."):
-                    node = node[part]
-                if not isinstance(node[lang], str) or not node[lang].strip():
-                    raise KeyError(lang)
-        except (KeyError, TypeError) as exc:
-            raise ScreeningDataError(file, key, f"missing text ({exc})") from exc
+            texts = catalog.Catalog.read(
+                (catalog.Source(path.name, TEXTS_PREFIX, html=False),), path.parent
+            )
+        except catalog.CatalogError as exc:
+            first = exc.problems[0]
+            raise ScreeningDataError(
+                path, first.key.removeprefix(TEXTS_PREFIX), first.message
+            ) from exc
+    wpath = words or WORDS_FILE
+    return _parse_texts(texts, read_yaml(wpath), path or TEXTS_FILE, wpath)
+
+
+def _parse_texts(texts: catalog.Catalog, raw_words: Any, file: Path, wfile: Path) -> Texts:
+    for key in TEXT_KEYS:
+        if TEXTS_PREFIX + key not in texts:
+            raise ScreeningDataError(file, key, "missing text")
+    words = _mapping(raw_words, wfile, "file")
     for key in ("yes_words", "no_words"):
-        if not isinstance(texts.raw.get(key), list) or not texts.raw[key]:
-            raise ScreeningDataError(file, key, "must be a non-empty list")
+        if not isinstance(words.get(key), list) or not words[key]:
+            raise ScreeningDataError(wfile, key, "must be a non-empty list")
     for lang in LANGS:
-        months = (texts.raw.get("months") or {}).get(lang)
+        months = (words.get("months") or {}).get(lang)
         if not isinstance(months, list) or len(months) != 12:
-            raise ScreeningDataError(file, f"months.{lang}", "needs 12 lists of names")
-    return texts
+            raise ScreeningDataError(wfile, f"months.{lang}", "needs 12 lists of names")
+    return Texts(texts, words)
 
 
 @cache
 def _default_texts() -> Texts:
-    return _parse_texts(read_yaml(TEXTS_FILE), TEXTS_FILE)
+    return _parse_texts(catalog.default(), read_yaml(WORDS_FILE), TEXTS_FILE, WORDS_FILE)
 
 
 # --------------------------------------------------------------------------------------------

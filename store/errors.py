@@ -1,28 +1,19 @@
-"""Exceptions of the storage layer; their texts come from ``store/data/messages.yaml``."""
+"""Exceptions of the storage layer; their texts come from ``store/data/messages.yaml`` (plain
+text, part of the one text catalog: keys ``store.<key>``)."""
 
 from __future__ import annotations
 
-from functools import cache
 from pathlib import Path
-from typing import Any
 
-import yaml
+import catalog
 
 MESSAGES_FILE = Path(__file__).with_name("data") / "messages.yaml"
-LANGUAGES = ("id", "en")
-
-
-@cache
-def messages() -> dict[str, Any]:
-    """The message templates, loaded once."""
-    with MESSAGES_FILE.open(encoding="utf-8") as handle:
-        loaded: dict[str, Any] = yaml.safe_load(handle)
-    return loaded
+LANGUAGES = catalog.LANGUAGES
 
 
 def render(key: str, lang: str, **params: object) -> str:
-    """Format the template ``key`` in ``lang`` (``id`` or ``en``)."""
-    return str(messages()[key][lang]).format(**params)
+    """Format the template ``key`` in ``lang`` (``id`` or ``en``), plain text."""
+    return catalog.default().text(f"store.{key}", lang, **params)
 
 
 #: Exit codes of ``python -m bot`` when a data directory cannot be opened, by kind (the CLI
@@ -79,8 +70,7 @@ class StoreCorruptError(StoreError):
         where = render("line", lang, line=self.line) if self.line else ""
         if self.offset is not None:
             where += render("offset", lang, offset=self.offset)
-        problems = messages()["problems"]
-        problem = str(problems[self.problem][lang]).format(path=self.path, **self.details)
+        problem = render(f"problems.{self.problem}", lang, path=self.path, **self.details)
         key = "corrupt_tail" if self.problem == "damaged_tail" else self.key
         return render(key, lang, path=self.path, where=where, problem=problem, **self.details)
 

@@ -29,8 +29,11 @@ def data_dir(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-async def bot(emu: BotAPIEmulator, data_dir: Path) -> AsyncIterator[BotHarness]:
-    harness = BotHarness(emu, make_config(emu, data_dir))
+async def bot(
+    emu: BotAPIEmulator, data_dir: Path, request: pytest.FixtureRequest
+) -> AsyncIterator[BotHarness]:
+    paced = request.node.get_closest_marker("unpaced") is None
+    harness = BotHarness(emu, make_config(emu, data_dir), paced=paced)
     await harness.start()
     try:
         yield harness

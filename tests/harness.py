@@ -52,9 +52,13 @@ class Reply:
 
 
 class BotHarness:
-    def __init__(self, emu: BotAPIEmulator, config: Config) -> None:
+    """``paced=False`` builds the Application without the flood limiter (bot/ratelimit.py):
+    only for a test that sends hundreds of requests in a row and checks nothing about pace."""
+
+    def __init__(self, emu: BotAPIEmulator, config: Config, *, paced: bool = True) -> None:
         self.emu = emu
         self.config = config
+        self.paced = paced
         self._done: set[int] = set()
         self._changed = asyncio.Condition()
         self.app: AnyApplication | None = None
@@ -77,6 +81,7 @@ class BotHarness:
             # Plain HTTP on 127.0.0.1: skip loading the CA bundle (0.15 s per client).
             request=HTTPXRequest(connection_pool_size=256, httpx_kwargs={"verify": False}),
             get_updates_request=HTTPXRequest(httpx_kwargs={"verify": False}),
+            rate_limiter=self.paced,
         )
         await self.app.initialize()
         if self.app.post_init:  # run_polling() would call it; we drive the lifecycle by hand

@@ -531,6 +531,18 @@ class BotAPIEmulator:
         messages = self._messages.get(chat_id, {}).values()
         return [copy.deepcopy(m) for m in messages if m["from"]["id"] == bot_id]
 
+    def newest_sent(
+        self, chat_id: int, predicate: Callable[[dict[str, Any]], bool]
+    ) -> dict[str, Any] | None:
+        """A copy of the bot's newest message in the chat for which ``predicate`` holds (it is
+        shown the stored message: it must not change it), or None. Unlike :meth:`sent_to` it
+        copies only the one it returns, so a long chat is cheap to search."""
+        bot_id = self.bot_user["id"]
+        for message in reversed(self._messages.get(chat_id, {}).values()):
+            if message["from"]["id"] == bot_id and predicate(message):
+                return copy.deepcopy(message)
+        return None
+
     def message(self, chat_id: int, message_id: int) -> dict[str, Any] | None:
         """A copy of any stored message (the user's or the bot's), or None once deleted."""
         message = self._messages.get(chat_id, {}).get(message_id)

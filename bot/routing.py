@@ -207,6 +207,7 @@ AREAS = (
     "bot.handlers.registration",
     "bot.handlers.reports",
     "bot.handlers.screening",
+    "bot.handlers.search",
     "bot.handlers.staff",
     "bot.handlers.start",
     "bot.handlers.subscribe",

@@ -37,6 +37,7 @@ from bot.handlers import (
     nik_guard,
     registration,
     reports,
+    search,
     staff,
     start,
     subscribe,
@@ -107,11 +108,13 @@ def build_application(
     nik_guard.register_first(app)  # group -3: a NIK typed anywhere leaves the chat at once
     staff.register_early(app)  # group -2: desk commands typed in a group
     leads.register_early(app)  # group -2: replies to the desk's prompts (notes, reasons)
+    search.register_early(app)  # group -2: the answer to the desk's search prompt
     handoff.register_early(app)  # group -1: /tutup, staff answers, citizens' open conversations
     fallbacks.register_first(app)
     start.register(app)
     handoff.register(app)  # /petugas
     leads.register(app)  # the desk: /pendaftar
+    search.register(app)  # /cari
     reports.register(app)  # /ekspor /statistik
     unanswered.register(app)  # /pertanyaan
     screening_handlers.register(app)  # a flow that owns text while active: before free text

@@ -209,6 +209,7 @@ AREAS = (
     "bot.handlers.registration_form",
     "bot.handlers.reports",
     "bot.handlers.screening",
+    "bot.handlers.search",
     "bot.handlers.staff",
     "bot.handlers.start",
     "bot.handlers.subscribe",

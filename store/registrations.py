@@ -9,6 +9,7 @@ from typing import Any
 from store.clock import Clock, iso, local_date, utc_now, zone
 from store.durable import Database, Doc
 from store.errors import NikTakenError, NotFoundError, StatusError
+from store.lead_index import Hit, IndexedCollection, LeadIndex
 
 TABLE = "registrations"
 COUNTERS = "counters"
@@ -59,7 +60,10 @@ class RegistrationRepo:
     def __init__(self, database: Database, *, clock: Clock = utc_now) -> None:
         self.database = database
         self._clock = clock
-        self._records = database.table(TABLE, indexes=("user_id", "nik"))
+        #: seen through the search index, which every put and delete keeps in step
+        self._records = IndexedCollection(
+            database.table(TABLE, indexes=("user_id", "nik")), LeadIndex()
+        )
         self._counters = database.table(COUNTERS)
 
     # -- lookups --------------------------------------------------------------------------
@@ -108,6 +112,15 @@ class RegistrationRepo:
         )
         found.sort(key=lambda r: (r["created_at"], r["reg_no"]), reverse=True)
         return found
+
+    def find_leads(self, query: str, *, limit: int = 50) -> list[tuple[Doc, Hit]]:
+        """Registrations a staff member's search text may mean, best first: a registration
+        number or its last digits, a NIK or its last 4-6 digits, a phone in any form, or a name
+        fragment (see ``store.lead_index``)."""
+        with self.database.locked():
+            hits = self._records.searchable().search(query, limit=limit)
+            found = [(self._records.get(hit.reg_no), hit) for hit in hits]
+        return [(record, hit) for record, hit in found if record is not None]
 
     def count(self, **filters: Any) -> int:
         """How many registrations ``search(**filters)`` would return."""
@@ -172,6 +185,8 @@ class RegistrationRepo:
         with self.database.batch() as batch:
             batch.put(COUNTERS, counter_key, {"last": number})
             batch.put(TABLE, reg_no, record)
+        if self._records.index.built:
+            self._records.index.put(record)
         return record
 
     def set_status(

@@ -21,8 +21,9 @@ HANDOFFS = {
     "screening": {"faq"},
     "handoff": {"staff"},  # /tutup is refused to non-staff like the desk's commands
     # the desk's three screens share its callback actions, roles and filters in words
-    "leads": {"staff"},
+    "leads": {"staff", "search"},  # "/pendaftar Siti" is a search
     "reports": {"staff"},
+    "search": {"staff"},
     "unanswered": {"staff"},
     "nik_guard": {"registration_form"},  # leaves the registration's NIK and phone steps to it
 }

@@ -25,6 +25,7 @@ from telegram.ext import (
 
 from bot import flow
 from bot.config import Config
+from bot.handlers import search
 from bot.handlers.staff import (
     CARD,
     EXPORT,
@@ -35,6 +36,7 @@ from bot.handlers.staff import (
     PROMPT_GROUP,
     REASON_PROMPT,
     REASONS,
+    SEARCH,
     STATUS,
     Context,
     audit,
@@ -196,7 +198,12 @@ async def list_screen(
     if page < pages - 1:
         nav.append((texts.get("btn_staff_next", lang), LIST.data(page + 1, code)))
     rows.append(nav)
-    rows.append([(texts.get("btn_staff_filter", lang), FILTERS.data(page, code))])
+    rows.append(
+        [
+            (texts.get("btn_staff_filter", lang), FILTERS.data(page, code)),
+            (texts.get("btn_staff_search", lang), SEARCH.data()),
+        ]
+    )
     if records:
         rows.append(
             [
@@ -592,6 +599,10 @@ async def leads_command(update: Update, context: Context) -> None:
             await _not_found(update, svc, args[0].upper(), lang)
             return
         await _show_card(update, svc, record, lang, (0, ""))
+        return
+    if args and not any("=" in arg for arg in args):
+        # "/pendaftar Siti", "/pendaftar 3673…": words, not filters, so a search
+        await search.run_search(update, context, lang, " ".join(args))
         return
     try:
         flt = parse_filter_args(args)

@@ -26,6 +26,10 @@ chats only, the number of fields checked) and handled in the modules above:
     st:u:<page>                         unanswered question groups
     st:uh:<question id>:<page>          mark the group holding that question as handled
 
+    Search (bot.handlers.search):
+    st:q                                ask for the search text (a ForceReply prompt)
+    st:qp:<page>                        a page of the last search's results
+
 deskout (statistics):
 
     st:g:<period>                       statistics over a period: 7, 30, all or
@@ -63,7 +67,7 @@ Route = Callable[..., Awaitable[None]]
 
 #: Staff replies to the bot's prompts (notes, reasons) are taken before any other handler.
 PROMPT_GROUP = -2
-DESK_COMMANDS = ("pendaftar", "ekspor", "statistik", "pertanyaan")
+DESK_COMMANDS = ("pendaftar", "cari", "ekspor", "statistik", "pertanyaan")
 
 
 def _desk(area: str, name: str, *fields: str) -> Action:
@@ -81,6 +85,10 @@ NOTE_PROMPT = _desk("st", "n", "reg_no", "page", "code")
 EXPORT = _desk("st", "e", "format", "code")
 UNANSWERED = _desk("st", "u", "page")
 MARK = _desk("st", "uh", "question", "page")
+
+# -- search: see bot.handlers.search
+SEARCH = _desk("st", "q")
+SEARCH_PAGE = _desk("st", "qp", "page")
 
 # -- deskout: statistics over a period (``desk.stats.Period.code``) ------------------------------
 STATS = _desk("st", "g", "period")

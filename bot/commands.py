@@ -29,6 +29,7 @@ CITIZEN_COMMANDS: list[tuple[str, str]] = [
 ]
 STAFF_COMMANDS: list[tuple[str, str]] = [
     ("pendaftar", "cmd_pendaftar"),
+    ("antrian", "cmd_antrian"),
     ("ekspor", "cmd_ekspor"),
     ("statistik", "cmd_statistik"),
     ("pertanyaan", "cmd_pertanyaan"),

@@ -19,9 +19,12 @@ HANDOFFS = {
     "screening": {"faq"},
     "handoff": {"staff"},  # /tutup is refused to non-staff like the desk's commands
     # the desk's three screens share its callback actions, roles and filters in words
-    "leads": {"staff"},
+    "leads": {"staff", "followup_card"},
     "reports": {"staff"},
     "unanswered": {"staff"},
+    # the follow-up desk's card lines are rendered by the card; its buttons reopen the card
+    "followup": {"staff", "leads", "followup_card"},
+    "followup_card": {"staff"},
     "nik_guard": {"registration"},  # leaves the registration's NIK and phone steps to it
 }
 

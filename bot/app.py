@@ -104,7 +104,7 @@ def build_application(
     if services is not None:
         app.bot_data["services"] = services
 
-    followup.register_early(app)  # group -5: staff names; group -2: its prompts, /antrian in groups
+    followup.register_early(app)  # -5: staff names; -2: its prompts, /antrian in a group
     nik_guard.register_first(app)  # group -3: a NIK typed anywhere leaves the chat at once
     staff.register_early(app)  # group -2: desk commands typed in a group
     leads.register_early(app)  # group -2: replies to the desk's prompts (notes, reasons)

@@ -11,11 +11,12 @@ wrong_number       ``baru`` (never reached) -> tidak       cleared when dropped,
                    lanjut, reason ``unreachable``; after
                    a first contact it stays
 call_back          ``baru`` -> ``dihubungi``               the date asked for
-interested         ``baru`` -> ``dihubungi``               a due one cleared, a later one kept
+interested         ``baru`` -> ``dihubungi``               cleared if due or a no-answer retry,
+                                                          a later one set by staff kept
 declined           any open status -> tidak lanjut,        cleared
                    reason ``withdrew`` (``berangkat`` and
                    ``tidak_lanjut`` stay)
-visited_office     ``baru`` -> ``dihubungi``               a due one cleared, a later one kept
+visited_office     ``baru`` -> ``dihubungi``               as for interested
 =================  =====================================  =====================================
 
 A status never moves backwards: a lead in training that answers "tertarik" stays in training.
@@ -113,8 +114,11 @@ def outcome_effect(
         if callback_on is None:
             raise ValueError("call_back needs the date to call back")
         return ContactEffect(moved, None, callback_on, keep_follow_up=False)
-    # interested, visited_office: the contact happened, a due follow-up is done
-    return ContactEffect(moved, None, None, keep_follow_up=not _due(current, today))
+    # interested, visited_office: the person was reached, so a due follow-up is done, and so
+    # is the retry a "no answer" scheduled; a later date a staff member chose stays.
+    contacts = record.get("contacts") or ()
+    retry = bool(contacts) and contacts[-1].get("outcome") == "no_answer"
+    return ContactEffect(moved, None, None, keep_follow_up=not (_due(current, today) or retry))
 
 
 # -- follow-up dates ---------------------------------------------------------------------------

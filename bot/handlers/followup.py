@@ -55,6 +55,7 @@ from bot.handlers.staff import (
     OUTCOME,
     PROMPT_GROUP,
     QUEUE,
+    QUEUE_CARD,
     SCHEDULE,
     SCHEDULE_PROMPT,
     SCHEDULE_SET,
@@ -179,7 +180,7 @@ async def queue_screen(
         [
             (
                 f"{number}. {item.row.reg_no} · {shorten(item.row.name or '-', 24)}",
-                CARD.data(item.row.reg_no, 0, ""),
+                QUEUE_CARD.data(item.row.reg_no, scope, page),
             )
         ]
         for number, item in enumerate(shown, start=start + 1)
@@ -219,6 +220,22 @@ async def _queue(update: Update, context: Context, lang: str, scope: str, page: 
     await show(update, text, markup)
 
 
+@handles(QUEUE_CARD)
+async def _queue_card(
+    update: Update, context: Context, lang: str, reg_no: str, scope: str, page: str
+) -> None:
+    """A lead card from the queue, with a button back to the queue."""
+    if scope not in (MINE, ALL) or not page.isdigit():
+        raise Stale(page)
+    svc = services(context)
+    record = await _lead(update, svc, reg_no, lang)
+    if record is None:
+        return
+    await answer(update.callback_query)
+    back = (svc.texts.get("btn_fu_back_to_queue", lang), QUEUE.data(scope, page))
+    await _card(update, svc, record, lang, (0, ""), back=back)
+
+
 # -- common: a lead, its card ---------------------------------------------------------------------
 
 
@@ -244,6 +261,7 @@ async def _card(
     *,
     done: Markup | None = None,
     first_row: list[Button] | None = None,
+    back: Button | None = None,
 ) -> None:
     """The card again (edited in place after a button, sent after a typed answer), with what
     was just done above it."""
@@ -255,6 +273,8 @@ async def _card(
     if first_row:
         extra = [button(label, data) for label, data in first_row]
         markup = InlineKeyboardMarkup([extra, *markup.inline_keyboard])
+    if back:  # instead of the card's own "back to the list"
+        markup = InlineKeyboardMarkup([*markup.inline_keyboard[:-1], [button(*back)]])
     if update.callback_query is not None:
         await show(update, text, markup)
     else:

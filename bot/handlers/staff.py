@@ -29,6 +29,7 @@ chats only, the number of fields checked) and handled in the modules above:
 deskfollow (``fu:``, :mod:`bot.handlers.followup`: the queue, the call log, assignment):
 
     fu:q:<m|a>:<page>                   the follow-up queue, mine or all (/antrian)
+    fu:o:<reg_no>:<m|a>:<page>          a lead card opened from the queue (back: the queue)
     fu:k:<reg_no>:<page>:<code>         record a contact: the outcomes
     fu:ko:<reg_no>:<outcome>:<page>:<code>     record that outcome (index in CONTACT_OUTCOMES)
     fu:kd:<reg_no>:<preset>:<page>:<code>      "call back" on a preset date (index)
@@ -226,6 +227,7 @@ def register_early(app: Application) -> None:
 # Area ``fu``; handled in bot.handlers.followup (the card's lines in bot.handlers.followup_card).
 
 QUEUE = _desk("fu", "q", "scope", "page")
+QUEUE_CARD = _desk("fu", "o", "reg_no", "scope", "page")
 CONTACT = _desk("fu", "k", "reg_no", "page", "code")
 OUTCOME = _desk("fu", "ko", "reg_no", "outcome", "page", "code")
 CALL_BACK = _desk("fu", "kd", "reg_no", "preset", "page", "code")

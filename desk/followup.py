@@ -39,7 +39,7 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import yaml
 
@@ -116,7 +116,7 @@ def outcome_effect(
         return ContactEffect(moved, None, callback_on, keep_follow_up=False)
     # interested, visited_office: the person was reached, so a due follow-up is done, and so
     # is the retry a "no answer" scheduled; a later date a staff member chose stays.
-    contacts = record.get("contacts") or ()
+    contacts: list[Mapping[str, Any]] = list(record.get("contacts") or ())
     retry = bool(contacts) and contacts[-1].get("outcome") == "no_answer"
     return ContactEffect(moved, None, None, keep_follow_up=not (_due(current, today) or retry))
 
@@ -155,8 +155,7 @@ def parse_follow_up_date(text: str, today: date) -> date:
 # -- the queue ---------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
-class QueueItem:
+class QueueItem(NamedTuple):
     row: FollowUpRow
     section: str
     #: Days past the follow-up date (0: due today) in ``due``; None elsewhere.
@@ -165,11 +164,15 @@ class QueueItem:
 
 def section_of(row: FollowUpRow, today: date) -> str | None:
     """The queue section of a lead, None when it is not followed up any more."""
+    return _section(row, today.isoformat())
+
+
+def _section(row: FollowUpRow, today: str) -> str | None:
     if row.status in DONE_STATUSES:
         return None
     if row.status == "baru" and row.attempts == 0:
         return NEW
-    if _due(row.next_follow_up, today):
+    if row.next_follow_up is not None and row.next_follow_up <= today:  # ISO dates sort
         return DUE
     return REST
 
@@ -182,27 +185,26 @@ def build_queue(
     due: list[FollowUpRow] = []
     rest: list[FollowUpRow] = []
     buckets = {NEW: new, DUE: due, REST: rest}
+    day = today.isoformat()
     for row in rows:
         if assigned_to is not None and row.assigned_to != assigned_to:
             continue
-        section = section_of(row, today)
+        section = _section(row, day)
         if section is not None:
             buckets[section].append(row)
     new.sort(key=lambda r: (r.created_at, r.reg_no))
     due.sort(key=lambda r: (r.next_follow_up or "", r.created_at, r.reg_no))
+    # No date sorts last ("~" after any digit), then the one contacted longest ago.
     rest.sort(
-        key=lambda r: (
-            r.next_follow_up is None,
-            r.next_follow_up or "",
-            r.last_contact or "",
-            r.created_at,
-            r.reg_no,
-        )
+        key=lambda r: (r.next_follow_up or "~", r.last_contact or "", r.created_at, r.reg_no)
     )
+    overdue: dict[str, int] = {}  # days past each due date, computed once per date
     items = [QueueItem(r, NEW) for r in new]
-    items += [
-        QueueItem(r, DUE, (today - date.fromisoformat(r.next_follow_up or "")).days) for r in due
-    ]
+    for r in due:
+        when = r.next_follow_up or day
+        if when not in overdue:
+            overdue[when] = (today - date.fromisoformat(when)).days
+        items.append(QueueItem(r, DUE, overdue[when]))
     items += [QueueItem(r, REST) for r in rest]
     return items
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from store.clock import Clock, iso, local_date, utc_now, zone
 from store.durable import Database, Doc
@@ -388,9 +388,8 @@ class ContactEffect:
     keep_follow_up: bool = True
 
 
-@dataclass(frozen=True, slots=True)
-class FollowUpRow:
-    """One lead as the follow-up queue reads it."""
+class FollowUpRow(NamedTuple):
+    """One lead as the follow-up queue reads it (a tuple: 100k of them are built per read)."""
 
     reg_no: str
     name: str

@@ -296,6 +296,12 @@ async def test_assignment_to_myself_and_by_an_admin(desk: BotHarness) -> None:
         ("lead_assign", STAFF, {"from": None, "to": STAFF}),
         ("lead_assign", ADMIN, {"from": STAFF, "to": STAFF2}),
     ]
+    [trail] = await desk.press(ADMIN, given, "Audit")
+    assert "Jejak audit" in trail.text and "2 catatan" in trail.text
+    assert trail.text.index("Bu Admin · petugas: Dedi → Rina") < trail.text.index(
+        "Dedi · petugas: belum ada → Dedi"
+    )  # newest first, everyone by name
+    assert "petugas 91" not in trail.text
     names = stores_of(desk).staff_names.all()
     assert names[STAFF] == "Dedi" and names[STAFF2] == "Rina"
     assert CITIZEN not in names  # only staff names are kept
@@ -375,7 +381,7 @@ async def test_every_follow_up_button_and_command_is_refused_to_citizens(
     for reply in replies:
         seen |= {d for _, d in reply.buttons if d.startswith("fu:")}
     kinds = {d.split(":")[1] for d in seen}
-    assert kinds >= {"q", "o", "k", "ko", "kd", "kt", "kn", "d", "ds", "dt", "a", "at"}, kinds
+    assert kinds >= {"q", "o", "u", "k", "ko", "kd", "kt", "kn", "d", "ds", "dt", "a", "at"}, kinds
 
     [refusal] = await desk.send(CITIZEN, "/antrian")
     assert refusal.text == STAFF_ONLY

@@ -47,6 +47,7 @@ from bot.handlers.leads import REG_NO, _card_keyboard, _card_text
 from bot.handlers.staff import (
     ASSIGN,
     ASSIGN_TO,
+    AUDIT,
     CALL_BACK,
     CALL_BACK_PROMPT,
     CARD,
@@ -686,6 +687,89 @@ async def _assign_to(
     name = staff_name(svc.texts, names, new, lang)
     await answer(query, svc.texts.get("fu_assigned_short", lang).format(name=name))
     await _card(update, svc, updated, lang, at)
+
+
+# -- the audit trail -----------------------------------------------------------------------------
+
+AUDIT_SHOWN = 15
+
+
+def audit_line_text(
+    texts: Texts, entry: Mapping[str, Any], lang: str, names: Mapping[int, str]
+) -> str:
+    """What one audit line of a lead says, staff by name (plain text)."""
+    action = entry.get("action") or ""
+    details: Mapping[str, Any] = entry.get("details") or {}
+    key = f"fu_audit_{action}"
+    if action == "lead_status":
+        statuses = desk_labels("statuses", lang)
+        old, new = details.get("from") or "", details.get("to") or ""
+        return texts.get(key, lang).format(old=statuses.get(old, old), new=statuses.get(new, new))
+    if action == "lead_contact":
+        outcome = details.get("outcome") or ""
+        return texts.get(key, lang).format(
+            attempt=details.get("attempt") or "?",
+            outcome=outcome_labels(lang).get(outcome, outcome),
+        )
+    if action == "lead_follow_up":
+        value = details.get("on")
+        if not value:
+            return texts.get(key, lang).format(date=texts.get("fu_no_follow_up", lang))
+        return texts.get(key, lang).format(date=format_date(date.fromisoformat(value)))
+    if action == "lead_assign":
+        return texts.get(key, lang).format(
+            old=staff_name(texts, names, details.get("from"), lang),
+            new=staff_name(texts, names, details.get("to"), lang),
+        )
+    if action in ("lead_note", "lead_contact_note"):
+        return texts.get(key, lang)
+    return texts.get("fu_audit_other", lang).format(action=action)
+
+
+def audit_screen(
+    texts: Texts,
+    reg_no: str,
+    entries: list[dict[str, Any]],
+    lang: str,
+    at: tuple[int, str],
+    names: Mapping[int, str],
+) -> tuple[Markup, InlineKeyboardMarkup]:
+    """The latest audit lines about a lead, newest first."""
+    lines = [
+        texts.render(
+            "fu_audit_line",
+            lang,
+            at=format_local(entry.get("at")),
+            who=(
+                staff_name(texts, names, entry.get("actor"), lang)
+                if entry.get("actor")
+                else texts.get("fu_who_system", lang)
+            ),
+            what=audit_line_text(texts, entry, lang, names),
+        )
+        for entry in entries[:AUDIT_SHOWN]
+    ]
+    if len(entries) > AUDIT_SHOWN:
+        lines.append(texts.render("fu_audit_more", lang, count=len(entries) - AUDIT_SHOWN))
+    title = texts.render("fu_audit_title", lang, reg_no=reg_no, count=len(entries))
+    body = "\n".join(lines) if lines else texts.render("fu_audit_none", lang)
+    back = [[(texts.get("btn_staff_back", lang), CARD.data(reg_no, *at))]]
+    return Markup(f"{title}\n\n{body}"), keyboard(back)
+
+
+@handles(AUDIT)
+async def _audit(
+    update: Update, context: Context, lang: str, reg_no: str, page: str, code: str
+) -> None:
+    at = position(page, code)
+    svc = services(context)
+    if await _lead(update, svc, reg_no, lang) is None:
+        return
+    entries = await svc.call(svc.stores.audit.list, reg_no, 1000)
+    names = await svc.staff_names()
+    text, markup = audit_screen(svc.texts, reg_no, entries, lang, at, names)
+    await answer(update.callback_query)
+    await show(update, text, markup)
 
 
 # -- typed answers: a contact's note, a date ------------------------------------------------------

@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from datetime import date
 from typing import Any
 
-from bot.handlers.staff import ASSIGN, CONTACT, SCHEDULE
+from bot.handlers.staff import ASSIGN, AUDIT, CONTACT, SCHEDULE
 from bot.i18n import Markup, Texts
 from bot.ui import Button
 from desk.followup import outcome_labels, whatsapp_number
@@ -128,6 +128,7 @@ def card_row(
         (texts.get("btn_fu_contact", lang), CONTACT.data(reg_no, *at)),
         (texts.get("btn_fu_schedule", lang), SCHEDULE.data(reg_no, *at)),
         (texts.get("btn_fu_assign", lang), ASSIGN.data(reg_no, *at)),
+        (texts.get("btn_fu_audit", lang), AUDIT.data(reg_no, *at)),
     ]
     number = whatsapp_number(record.get("phone"))
     if number:

@@ -40,6 +40,7 @@ deskfollow (``fu:``, :mod:`bot.handlers.followup`: the queue, the call log, assi
     fu:dt:<reg_no>:<page>:<code>        type the next follow-up date (a ForceReply prompt)
     fu:a:<reg_no>:<page>:<code>         assignment: to me, to nobody, (admins) to anyone
     fu:at:<reg_no>:<m|0|user id>:<page>:<code> assign to me, to nobody, to that staff member
+    fu:u:<reg_no>:<page>:<code>         the lead's audit trail, staff shown by name
 """
 
 from __future__ import annotations
@@ -238,3 +239,4 @@ SCHEDULE_SET = _desk("fu", "ds", "reg_no", "preset", "page", "code")
 SCHEDULE_PROMPT = _desk("fu", "dt", "reg_no", "page", "code")
 ASSIGN = _desk("fu", "a", "reg_no", "page", "code")
 ASSIGN_TO = _desk("fu", "at", "reg_no", "target", "page", "code")
+AUDIT = _desk("fu", "u", "reg_no", "page", "code")

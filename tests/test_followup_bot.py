@@ -202,7 +202,18 @@ async def test_the_next_follow_up_date_from_the_card(desk: BotHarness) -> None:
     assert "lebih dari setahun" in far.text
     [typed] = await desk.send(STAFF, today.strftime("%d/%m/%Y"))
     assert lead(desk, number)["next_follow_up"] == today.isoformat() and "hari ini" in typed.text
+    # Three unusable dates close the prompt; /batal closes it at once.
     [schedule] = await desk.press(STAFF, typed, "Jadwal")
+    [prompt] = await desk.press(STAFF, schedule, "Ketik tanggal")
+    for _ in range(3):
+        [problem] = await desk.send(STAFF, "kapan-kapan")
+    assert "Tidak ada yang disimpan" in problem.text
+    [answer] = await desk.send(STAFF, (today + timedelta(days=1)).strftime("%d-%m-%Y"))
+    assert "Tindak lanjut berikutnya" not in answer.text  # an ordinary message again
+    [prompt] = await desk.press(STAFF, schedule, "Ketik tanggal")
+    [cancelled] = await desk.send(STAFF, "/batal")
+    assert "Dibatalkan" in cancelled.text
+    assert lead(desk, number)["next_follow_up"] == today.isoformat()
     [cleared] = await desk.press(STAFF, schedule, "Hapus jadwal")
     assert lead(desk, number)["next_follow_up"] is None and "dihapus" in cleared.text
     dates = [d["on"] for a, _, d in audit_of(desk, number) if a == "lead_follow_up"]

@@ -69,7 +69,7 @@ from bot.handlers.staff import (
     staff_lang,
 )
 from bot.i18n import Markup, Texts
-from bot.routing import Stale
+from bot.routing import CallbackDataError, Stale
 from bot.services import Services, services
 from bot.ui import Button, answer, button, keyboard, reply, show
 from desk import labels as desk_labels
@@ -101,6 +101,7 @@ FOLLOWUP_PROMPT = flow.define("desk_followup_prompt")
 NAMES_GROUP = -5
 QUEUE_PER_PAGE = 8
 MAX_NOTE_CHARS = 1000
+MAX_DATE_TRIES = 3
 MINE, ALL = "m", "a"
 NOBODY, ME = "0", "m"
 DIGEST_JOB = "desk-digest"
@@ -585,8 +586,6 @@ async def _schedule_prompt(
 def _fitting(action_data: Any, reg_no: str, target: str, at: tuple[int, str]) -> str:
     """The button's data with the list position, or without it when a long filter code and a
     long user id would not fit Telegram's 64 bytes (the card then goes back to the list)."""
-    from bot.routing import CallbackDataError
-
     try:
         data: str = action_data(reg_no, target, *at)
     except CallbackDataError:
@@ -818,14 +817,31 @@ async def prompt_reply(update: Update, context: Context) -> None:
     try:
         day = parse_follow_up_date(text, clock.today())
     except FollowUpDateError as error:
-        # The prompt stays open: the next message is another try.
-        await reply(update, svc.texts.render(f"fu_bad_date_{error.code}", lang, value=text[:40]))
+        # The prompt stays open for another try; after MAX_DATE_TRIES it gives up, so that a
+        # staff member who moved on is not stuck in it.
+        problem = svc.texts.render(f"fu_bad_date_{error.code}", lang, value=text[:40])
+        tries = int(prompt.get("tries", 0)) + 1
+        if tries >= MAX_DATE_TRIES:
+            await flow.end(update, context, FOLLOWUP_PROMPT)
+            problem = Markup(problem + "\n" + svc.texts.render("fu_bad_date_gave_up", lang))
+        else:
+            await flow.put(update, context, FOLLOWUP_PROMPT, {**prompt, "tries": tries})
+        await reply(update, problem)
         raise ApplicationHandlerStop from None
     await flow.end(update, context, FOLLOWUP_PROMPT)
     if kind == "call_back":
         await record_contact(update, svc, lang, reg_no, "call_back", at, day)
     else:
         await set_follow_up(update, svc, lang, reg_no, day, at)
+    raise ApplicationHandlerStop
+
+
+async def cancel_prompt(update: Update, context: Context) -> None:
+    """/batal while this desk's prompt is open: close it, nothing saved."""
+    svc = services(context)
+    lang = await svc.language(update.effective_user)
+    await flow.end(update, context, FOLLOWUP_PROMPT)
+    await reply(update, svc.texts.render("fu_prompt_cancelled", lang))
     raise ApplicationHandlerStop
 
 
@@ -931,6 +947,14 @@ def register_early(app: Application) -> None:
             & filters.TEXT
             & ~filters.COMMAND,
             prompt_reply,
+        ),
+        group=PROMPT_GROUP,
+    )
+    app.add_handler(
+        CommandHandler(
+            "batal",
+            cancel_prompt,
+            filters=filters.ChatType.PRIVATE & flow.Active(app, FOLLOWUP_PROMPT),
         ),
         group=PROMPT_GROUP,
     )

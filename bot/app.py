@@ -32,6 +32,7 @@ from bot.handlers import (
     data_rights,
     fallbacks,
     faq,
+    followup,
     handoff,
     leads,
     nik_guard,
@@ -105,6 +106,7 @@ def build_application(
     if services is not None:
         app.bot_data["services"] = services
 
+    followup.register_early(app)  # -5: staff names; -2: its prompts, /antrian in a group
     nik_guard.register_first(app)  # group -3: a NIK typed anywhere leaves the chat at once
     staff.register_early(app)  # group -2: desk commands typed in a group
     leads.register_early(app)  # group -2: replies to the desk's prompts (notes, reasons)
@@ -115,6 +117,7 @@ def build_application(
     handoff.register(app)  # /petugas
     leads.register(app)  # the desk: /pendaftar
     search.register(app)  # /cari
+    followup.register(app)  # /antrian, the daily follow-up digest
     reports.register(app)  # /ekspor /statistik
     unanswered.register(app)  # /pertanyaan
     screening_handlers.register(app)  # a flow that owns text while active: before free text

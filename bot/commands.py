@@ -30,6 +30,7 @@ CITIZEN_COMMANDS: list[tuple[str, str]] = [
 STAFF_COMMANDS: list[tuple[str, str]] = [
     ("pendaftar", "cmd_pendaftar"),
     ("cari", "cmd_cari"),
+    ("antrian", "cmd_antrian"),
     ("ekspor", "cmd_ekspor"),
     ("statistik", "cmd_statistik"),
     ("pertanyaan", "cmd_pertanyaan"),

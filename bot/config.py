@@ -34,6 +34,8 @@ class StaffConfig:
     admins: frozenset[int] = frozenset()
     staff: frozenset[int] = frozenset()
     group_chat_id: int | None = None
+    #: Display names by Telegram user id (``staff.names``); they win over Telegram first names.
+    names: Mapping[int, str] = field(default_factory=dict)
 
     def is_staff(self, user_id: int | None) -> bool:
         return user_id is not None and (user_id in self.staff or user_id in self.admins)
@@ -44,6 +46,12 @@ class StaffConfig:
     @property
     def everyone(self) -> frozenset[int]:
         return self.admins | self.staff
+
+
+@dataclass(frozen=True)
+class DeskConfig:
+    #: The hour (0-23, in ``bot.timezone``) of each staff member's daily follow-up digest.
+    digest_hour: int = 8
 
 
 @dataclass(frozen=True)
@@ -90,6 +98,7 @@ class Config:
     retention_days: int = 730
     office: OfficeConfig = field(default_factory=OfficeConfig)
     broadcast: BroadcastConfig = field(default_factory=BroadcastConfig)
+    desk: DeskConfig = field(default_factory=DeskConfig)
 
     @property
     def tz(self) -> ZoneInfo:
@@ -151,7 +160,8 @@ class _Reader:
 
 _KNOWN_KEYS = {
     "bot": {"default_language", "data_dir", "timezone"},
-    "staff": {"admins", "staff", "group_chat_id"},
+    "staff": {"admins", "staff", "group_chat_id", "names"},
+    "desk": {"digest_hour"},
     "faq": {"threshold", "margin", "max_suggestions"},
     "screening": {"reference_date"},
     "privacy": {"retention_days"},
@@ -210,7 +220,24 @@ def load_config(
     if group is not None and (isinstance(group, bool) or not isinstance(group, int)):
         r.problem("staff.group_chat_id", "must be a chat id (integer) or null")
         group = None
-    staff = StaffConfig(r.ids(staff_raw, "staff.admins"), frozenset(staff_ids), group)
+    names_raw = staff_raw.get("names") or {}
+    names: dict[int, str] = {}
+    if not isinstance(names_raw, Mapping):
+        r.problem("staff.names", "must map Telegram user ids to display names")
+    else:
+        for user_id, name in names_raw.items():
+            if isinstance(user_id, bool) or not isinstance(user_id, int):
+                r.problem(f"staff.names.{user_id}", "must be a Telegram user id (integer)")
+            elif not isinstance(name, str) or not name.strip() or len(name) > 64:
+                r.problem(f"staff.names.{user_id}", "must be a name of 1 to 64 characters")
+            else:
+                names[user_id] = " ".join(name.split())
+    staff = StaffConfig(r.ids(staff_raw, "staff.admins"), frozenset(staff_ids), group, names=names)
+    desk_raw = r.section("desk")
+    hour = r.number(desk_raw, "desk.digest_hour", 8, 0, 23)
+    if hour != int(hour):
+        r.problem("desk.digest_hour", f"must be a whole hour from 0 to 23, got {hour!r}")
+    desk = DeskConfig(digest_hour=int(hour))
 
     faq_raw = r.section("faq")
     faq = FaqConfig(
@@ -270,4 +297,5 @@ def load_config(
         retention_days=retention,
         broadcast=broadcast,
         office=office,
+        desk=desk,
     )

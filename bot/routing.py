@@ -203,6 +203,7 @@ AREAS = (
     "bot.handlers.broadcast",
     "bot.handlers.data_rights",
     "bot.handlers.faq",
+    "bot.handlers.followup",
     "bot.handlers.handoff",
     "bot.handlers.leads",
     "bot.handlers.registration",

@@ -23,6 +23,7 @@ from faq.matcher import Matcher
 from faq.model import KnowledgeBase, load_knowledge_base
 from screening.engine import Engine
 from store import AsyncStores, Stores
+from store.staff_names import clean_name
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -44,6 +45,8 @@ class Services:
     extras: dict[str, Any] = field(default_factory=dict)
     _languages: dict[int, str] = field(default_factory=dict)
     _usage: Counter[str] = field(default_factory=Counter)
+    #: Staff first names learned from Telegram (``stores.staff_names``), None until loaded.
+    _learned_names: dict[int, str] | None = None
 
     @classmethod
     async def create(cls, config: Config) -> Services:
@@ -115,6 +118,30 @@ class Services:
 
     def forget_user(self, user_id: int) -> None:
         self._languages.pop(user_id, None)
+        if self._learned_names is not None:
+            self._learned_names.pop(user_id, None)
+
+    # -- staff display names ----------------------------------------------------------------
+
+    async def staff_names(self) -> dict[int, str]:
+        """Staff display names by user id: ``staff.names`` in the config, else the Telegram
+        first name learned when they used the bot (loaded from the store once)."""
+        if self._learned_names is None:
+            self._learned_names = await self.call(self.stores.staff_names.all)
+        return {**self._learned_names, **self.config.staff.names}
+
+    async def learn_staff_name(self, user: User) -> None:
+        """Remember a staff member's Telegram first name (written only when it changed)."""
+        if not self.config.staff.is_staff(user.id) or not user.first_name:
+            return
+        learned = self._learned_names
+        if learned is None:
+            await self.staff_names()
+            learned = self._learned_names or {}
+        if learned.get(user.id) == clean_name(user.first_name):
+            return
+        if await self.call(self.stores.staff_names.learn, user.id, user.first_name):
+            self._learned_names = await self.call(self.stores.staff_names.all)
 
 
 @cache

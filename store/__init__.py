@@ -112,7 +112,13 @@ from store.errors import (
     StoreOpenError,
     StorePermissionError,
 )
-from store.registrations import STATUSES, RegistrationRepo
+from store.registrations import (
+    CONTACT_OUTCOMES,
+    STATUSES,
+    ContactEffect,
+    FollowUpRow,
+    RegistrationRepo,
+)
 from store.repos import (
     AuditRepo,
     ConsentRepo,
@@ -125,13 +131,16 @@ from store.repos import (
 from store.stores import AsyncStores, Stores
 
 __all__ = [
+    "CONTACT_OUTCOMES",
     "STATUSES",
     "AsyncStores",
     "AuditRepo",
     "Batch",
     "Collection",
     "ConsentRepo",
+    "ContactEffect",
     "Database",
+    "FollowUpRow",
     "KeyValueRepo",
     "NikTakenError",
     "NotFoundError",

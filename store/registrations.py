@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from store.clock import Clock, iso, local_date, utc_now, zone
+from store.collection import gc_paused
 from store.durable import Database, Doc
 from store.errors import NikTakenError, NotFoundError, StatusError
 from store.lead_index import Hit, IndexedCollection, LeadIndex
@@ -18,6 +20,15 @@ STATUSES = ("baru", "dihubungi", "ikut_pelatihan", "lulus_pelatihan", "berangkat
 #: A registration in a closed status no longer counts as the citizen's active one.
 CLOSED_STATUSES = frozenset({"tidak_lanjut"})
 REASON_REQUIRED = frozenset({"tidak_lanjut"})
+#: Outcomes of a contact attempt (``contacts[].outcome``), in the order the desk offers them.
+CONTACT_OUTCOMES = (
+    "no_answer",
+    "wrong_number",
+    "call_back",
+    "interested",
+    "declined",
+    "visited_office",
+)
 
 #: Fields the repository manages; callers cannot set them through ``save``.
 SYSTEM_FIELDS = frozenset(
@@ -29,6 +40,9 @@ SYSTEM_FIELDS = frozenset(
         "status_reason",
         "notes",
         "history",
+        "assigned_to",
+        "contacts",
+        "next_follow_up",
         "created_at",
         "updated_at",
         "anonymised_at",
@@ -219,6 +233,134 @@ class RegistrationRepo:
             self._records.put(reg_no, record)
             return record
 
+    # -- follow-up: contact attempts, the next follow-up date, assignment ------------------
+    # Fields absent from older records: ``contacts`` (oldest first), ``next_follow_up``
+    # ("YYYY-MM-DD" or None), ``assigned_to`` (a staff member's Telegram id or None).
+
+    def record_contact(
+        self,
+        reg_no: str,
+        outcome: str,
+        *,
+        actor: int,
+        note: str | None = None,
+        callback_on: date | None = None,
+        decide: Callable[[Mapping[str, Any]], ContactEffect] | None = None,
+    ) -> tuple[Doc, ContactEffect]:
+        """Append a contact attempt; ``decide(record)`` (run under the store's lock, on the
+        record as it is before the attempt) says what it changes: the status (with a reason
+        id) and the next follow-up date. Returns the record and the effect applied."""
+        if outcome not in CONTACT_OUTCOMES:
+            raise ValueError(f"unknown contact outcome {outcome!r}")
+        if (outcome == "call_back") != (callback_on is not None):
+            raise ValueError("a call-back date goes with the call_back outcome only")
+        with self.database.locked():
+            record = self._require(reg_no)
+            effect = decide(record) if decide is not None else ContactEffect()
+            if effect.status is not None and effect.status not in STATUSES:
+                raise StatusError("unknown_status", effect.status, STATUSES)
+            now = iso(self._clock())
+            contact = {
+                "at": now,
+                "by": actor,
+                "outcome": outcome,
+                "note": note,
+                "callback_on": callback_on.isoformat() if callback_on else None,
+            }
+            record["contacts"] = [*(record.get("contacts") or ()), contact]
+            history = record["history"]
+            history.append({"at": now, "by": actor, "change": "contact", "outcome": outcome})
+            if effect.status is not None and effect.status != record["status"]:
+                history.append(
+                    {
+                        "at": now,
+                        "by": actor,
+                        "change": "status",
+                        "from": record["status"],
+                        "to": effect.status,
+                    }
+                )
+                record.update(status=effect.status, status_reason=effect.reason)
+                record.pop("status_reason_text", None)  # a preset reason id has no typed text
+            else:
+                effect = ContactEffect(None, None, effect.next_follow_up, effect.keep_follow_up)
+            if not effect.keep_follow_up:
+                day = effect.next_follow_up.isoformat() if effect.next_follow_up else None
+                record["next_follow_up"] = day
+            record["updated_at"] = now
+            self._records.put(reg_no, record)
+            return record, effect
+
+    def annotate_contact(self, reg_no: str, index: int, note: str, *, actor: int) -> Doc:
+        """Put a typed note on contact attempt ``index`` (IndexError if there is none)."""
+        with self.database.locked():
+            record = self._require(reg_no)
+            contacts = record.get("contacts") or []
+            if not 0 <= index < len(contacts):
+                raise IndexError(index)
+            now = iso(self._clock())
+            contacts[index]["note"] = note
+            record["history"].append({"at": now, "by": actor, "change": "contact_note"})
+            record["updated_at"] = now
+            self._records.put(reg_no, record)
+            return record
+
+    def set_follow_up(self, reg_no: str, day: date | None, *, actor: int) -> Doc:
+        """Set (or clear, with None) the next follow-up date."""
+        with self.database.locked():
+            record = self._require(reg_no)
+            value = day.isoformat() if day else None
+            if record.get("next_follow_up") == value:
+                return record
+            now = iso(self._clock())
+            record["next_follow_up"] = value
+            record["history"].append({"at": now, "by": actor, "change": "follow_up", "on": value})
+            record["updated_at"] = now
+            self._records.put(reg_no, record)
+            return record
+
+    def assign(self, reg_no: str, user_id: int | None, *, actor: int) -> Doc:
+        """Assign the lead to staff member ``user_id`` (None: to nobody)."""
+        with self.database.locked():
+            record = self._require(reg_no)
+            old = record.get("assigned_to")
+            if old == user_id:
+                return record
+            now = iso(self._clock())
+            record["assigned_to"] = user_id
+            change = {"at": now, "by": actor, "change": "assigned", "from": old, "to": user_id}
+            record["history"].append(change)
+            record["updated_at"] = now
+            self._records.put(reg_no, record)
+            return record
+
+    def follow_up_rows(self) -> list[FollowUpRow]:
+        """What the follow-up queue and the digest read of every lead, as light rows (no
+        anonymised record). Built in one pass under the store's lock without copying the
+        records: ``find`` copies only what its predicate accepts, and this one accepts none."""
+        rows: list[FollowUpRow] = []
+
+        def collect(record: Mapping[str, Any]) -> bool:
+            if "anonymised_at" not in record:
+                contacts = record.get("contacts") or ()
+                rows.append(
+                    FollowUpRow(
+                        record["reg_no"],
+                        record.get("full_name") or "",
+                        record["created_at"],
+                        record.get("status") or "baru",
+                        record.get("assigned_to"),
+                        len(contacts),
+                        contacts[-1]["at"] if contacts else None,
+                        record.get("next_follow_up"),
+                    )
+                )
+            return False
+
+        with gc_paused():  # 100k acyclic tuples: the cyclic GC would walk them again and again
+            self._records.find(collect)
+        return rows
+
     def delete_user(self, user_id: int) -> int:
         """Delete every registration of the user (any status); returns how many."""
         with self.database.locked():
@@ -250,6 +392,30 @@ class RegistrationRepo:
         if record is None:
             raise NotFoundError(reg_no)
         return record
+
+
+@dataclass(frozen=True)
+class ContactEffect:
+    """What a contact attempt changes: the status (None: unchanged) with its reason id, and
+    the next follow-up date (None: cleared) unless ``keep_follow_up``."""
+
+    status: str | None = None
+    reason: str | None = None
+    next_follow_up: date | None = None
+    keep_follow_up: bool = True
+
+
+class FollowUpRow(NamedTuple):
+    """One lead as the follow-up queue reads it (a tuple: 100k of them are built per read)."""
+
+    reg_no: str
+    name: str
+    created_at: str
+    status: str
+    assigned_to: int | None
+    attempts: int
+    last_contact: str | None
+    next_follow_up: str | None
 
 
 def _newest_active(records: list[Doc]) -> Doc | None:

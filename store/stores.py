@@ -28,6 +28,7 @@ from store.repos import (
     UserRepo,
     new_id,
 )
+from store.staff_names import StaffNameRepo
 
 log = logging.getLogger(__name__)
 
@@ -85,6 +86,9 @@ class Stores:
             # Handoff tickets tie a Telegram id to a registration number: erased with the rest.
             self.handoff = Tickets(self.database("handoff"), clock=clock)
             self._deleters["handoff"] = self.handoff.delete_user
+            # Staff members' first names as Telegram shows them (the desk's display names).
+            self.staff_names = StaffNameRepo(self.database("staff_names"), clock=clock)
+            self._deleters["staff_names"] = self.staff_names.delete_user
             self._finish_erasures()
         except BaseException:
             self.close()

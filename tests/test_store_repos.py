@@ -377,6 +377,7 @@ def test_delete_user_removes_everything_and_keeps_an_anonymous_audit_line(
         "unanswered": 1,
         "kv": 2,
         "handoff": 0,
+        "staff_names": 0,  # a staff member's learned display name (store/staff_names.py)
     }
     assert [q["text"] for q in stores.unanswered.all_open()] == ["kapan ditutup?"]
     assert stores.registrations.get_by_user(uid) is None

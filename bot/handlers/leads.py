@@ -26,6 +26,7 @@ from telegram.ext import (
 from bot import flow
 from bot.config import Config
 from bot.handlers import search
+from bot.handlers.followup_card import card_lines, card_row, change_text, list_suffix
 from bot.handlers.staff import (
     CARD,
     EXPORT,
@@ -135,7 +136,7 @@ async def prompt_reply(update: Update, context: Context) -> None:
         await reply(update, svc.texts.render("staff_not_found", lang, reg_no=reg_no))
         raise ApplicationHandlerStop from None
     page, _, code = prompt["ctx"].partition(":")
-    card = _card_text(svc, record, lang, actor)
+    card = await _card_text(svc, record, lang, actor)
     at = (int(page), code) if page.isdigit() else (0, "")
     await reply(update, Markup(done + "\n\n" + card), _card_keyboard(svc.texts, record, lang, at))
     raise ApplicationHandlerStop
@@ -178,6 +179,7 @@ async def list_screen(
             kecamatan=_kecamatan_name(record.get("kecamatan")),
             status=statuses.get(record.get("status") or "", record.get("status") or "-"),
         )
+        + list_suffix(texts, record, lang)
         for index, record in enumerate(shown, start=1)
     ]
     body = "\n".join(lines) if lines else texts.render("staff_list_empty", lang)
@@ -281,16 +283,23 @@ def options_screen(
 # -- the lead card --------------------------------------------------------------------------------
 
 
-def _who(texts: Texts, record: Mapping[str, Any], actor: int, lang: str) -> str:
+def _who(
+    texts: Texts, record: Mapping[str, Any], actor: int, lang: str, names: Mapping[int, str]
+) -> str:
     if actor == record.get("user_id"):
         return texts.get("staff_who_citizen", lang)
     if not actor:
         return texts.get("staff_who_system", lang)
+    if actor in names:
+        return texts.get("staff_who_named", lang).format(name=names[actor])
     return texts.get("staff_who_staff", lang).format(id=actor)
 
 
-def _change(texts: Texts, entry: Mapping[str, Any], lang: str) -> str:
+def _change(texts: Texts, entry: Mapping[str, Any], lang: str, names: Mapping[int, str]) -> str:
     kind = entry.get("change")
+    followup = change_text(texts, entry, lang, names)  # contacts, follow-up dates, assignment
+    if followup is not None:
+        return followup
     if kind == "created":
         return texts.get("staff_change_created", lang)
     if kind == "updated":
@@ -322,10 +331,19 @@ def _tail(
 
 
 def render_card(
-    texts: Texts, config: Config, record: Mapping[str, Any], lang: str, *, full_nik: bool
+    texts: Texts,
+    config: Config,
+    record: Mapping[str, Any],
+    lang: str,
+    *,
+    full_nik: bool,
+    names: Mapping[int, str] | None = None,
+    today: date | None = None,
 ) -> Markup:
     """A registration for the staff: identity (NIK masked unless ``full_nik``), answers,
-    outcome, follow-up status, notes and history."""
+    outcome, follow-up status, contacts, assignment, notes and history (staff shown by their
+    ``names`` when known)."""
+    names = names or {}
     if "anonymised_at" in record:
         return texts.render("staff_card_anonymised", lang, reg_no=record["reg_no"])
     none = texts.get("staff_card_none", lang)
@@ -348,7 +366,7 @@ def render_card(
             "staff_note_line",
             lang,
             at=format_local(note.get("at")),
-            who=_who(texts, record, note.get("by") or 0, lang),
+            who=_who(texts, record, note.get("by") or 0, lang, names),
             text=shorten(note.get("text", ""), MAX_NOTE_SHOWN),
         )
         for note in record.get("notes") or ()
@@ -358,8 +376,8 @@ def render_card(
             "staff_history_line",
             lang,
             at=format_local(entry.get("at")),
-            who=_who(texts, record, entry.get("by") or 0, lang),
-            change=_change(texts, entry, lang),
+            who=_who(texts, record, entry.get("by") or 0, lang, names),
+            change=_change(texts, entry, lang, names),
         )
         for entry in record.get("history") or ()
     ]
@@ -384,14 +402,16 @@ def render_card(
         created=format_local(record.get("created_at")),
         status=labels("statuses", lang).get(status, status),
         reason=texts.render("staff_card_reason", lang, reason=reason) if reason else "",
+        followup=card_lines(texts, record, lang, names, today or clock.today()),
         notes=_tail(texts, notes, NOTES_SHOWN, lang, texts.render("staff_card_no_notes", lang)),
         history=_tail(texts, history, HISTORY_SHOWN, lang),
     )
 
 
-def _card_text(svc: Services, record: Mapping[str, Any], lang: str, viewer: int) -> Markup:
+async def _card_text(svc: Services, record: Mapping[str, Any], lang: str, viewer: int) -> Markup:
     full = svc.config.staff.is_admin(viewer)
-    return render_card(svc.texts, svc.config, record, lang, full_nik=full)
+    names = await svc.staff_names()
+    return render_card(svc.texts, svc.config, record, lang, full_nik=full, names=names)
 
 
 def _card_keyboard(
@@ -416,6 +436,7 @@ def _card_keyboard(
     if current != DROPPED:
         rows.append([(texts.get("btn_staff_drop", lang), REASONS.data(reg_no, *at))])
     rows.append([(texts.get("btn_staff_note", lang), NOTE_PROMPT.data(reg_no, *at))])
+    rows.append(card_row(texts, record, lang, at))  # contact, follow-up date, assign, WhatsApp
     rows.append(back)
     return keyboard(rows)
 
@@ -431,7 +452,7 @@ async def _show_card(
     update: Update, svc: Services, record: Mapping[str, Any], lang: str, at: tuple[int, str]
 ) -> None:
     user = update.effective_user
-    text = _card_text(svc, record, lang, user.id if user else 0)
+    text = await _card_text(svc, record, lang, user.id if user else 0)
     await show(update, text, _card_keyboard(svc.texts, record, lang, at))
 
 

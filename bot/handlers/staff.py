@@ -34,6 +34,22 @@ deskout (statistics):
 
     st:g:<period>                       statistics over a period: 7, 30, all or
                                         d<yyyymmdd>-<yyyymmdd> (typed dates)
+
+deskfollow (``fu:``, :mod:`bot.handlers.followup`: the queue, the call log, assignment):
+
+    fu:q:<m|a>:<page>                   the follow-up queue, mine or all (/antrian)
+    fu:o:<reg_no>:<m|a>:<page>          a lead card opened from the queue (back: the queue)
+    fu:k:<reg_no>:<page>:<code>         record a contact: the outcomes
+    fu:ko:<reg_no>:<outcome>:<page>:<code>     record that outcome (index in CONTACT_OUTCOMES)
+    fu:kd:<reg_no>:<preset>:<page>:<code>      "call back" on a preset date (index)
+    fu:kt:<reg_no>:<page>:<code>        "call back" on a typed date (a ForceReply prompt)
+    fu:kn:<reg_no>:<contact>:<page>:<code>     a typed note on contact attempt <contact>
+    fu:d:<reg_no>:<page>:<code>         the next follow-up date: presets, typed, clear
+    fu:ds:<reg_no>:<preset|x>:<page>:<code>    set it to a preset (index), or clear it (x)
+    fu:dt:<reg_no>:<page>:<code>        type the next follow-up date (a ForceReply prompt)
+    fu:a:<reg_no>:<page>:<code>         assignment: to me, to nobody, (admins) to anyone
+    fu:at:<reg_no>:<m|0|user id>:<page>:<code> assign to me, to nobody, to that staff member
+    fu:u:<reg_no>:<page>:<code>         the lead's audit trail, staff shown by name
 """
 
 from __future__ import annotations
@@ -222,3 +238,21 @@ def register_early(app: Application) -> None:
         CommandHandler(DESK_COMMANDS, group_command, filters=filters.ChatType.GROUPS),
         group=PROMPT_GROUP,
     )
+
+
+# -- deskfollow: the follow-up queue, the call log, the next follow-up date, assignment --------
+# Area ``fu``; handled in bot.handlers.followup (the card's lines in bot.handlers.followup_card).
+
+QUEUE = _desk("fu", "q", "scope", "page")
+QUEUE_CARD = _desk("fu", "o", "reg_no", "scope", "page")
+CONTACT = _desk("fu", "k", "reg_no", "page", "code")
+OUTCOME = _desk("fu", "ko", "reg_no", "outcome", "page", "code")
+CALL_BACK = _desk("fu", "kd", "reg_no", "preset", "page", "code")
+CALL_BACK_PROMPT = _desk("fu", "kt", "reg_no", "page", "code")
+CONTACT_NOTE = _desk("fu", "kn", "reg_no", "contact", "page", "code")
+SCHEDULE = _desk("fu", "d", "reg_no", "page", "code")
+SCHEDULE_SET = _desk("fu", "ds", "reg_no", "preset", "page", "code")
+SCHEDULE_PROMPT = _desk("fu", "dt", "reg_no", "page", "code")
+ASSIGN = _desk("fu", "a", "reg_no", "page", "code")
+ASSIGN_TO = _desk("fu", "at", "reg_no", "target", "page", "code")
+AUDIT = _desk("fu", "u", "reg_no", "page", "code")

@@ -235,11 +235,10 @@ async def my_data(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
 # -- corrections, withdrawal, deletion --------------------------------------------------------
 
 
-async def fix(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def fix(update: Update, context: ContextTypes.DEFAULT_TYPE, field_name: str) -> None:
     """``data:fix:<field>``: ask that field again, with the registration's validation."""
     query = update.callback_query
-    assert query is not None and query.data is not None
-    field_name = query.data.removeprefix("data:fix:")
+    assert query is not None
     svc = services(context)
     lang = await svc.language(update.effective_user)
     await answer(query)
@@ -388,7 +387,7 @@ def _two_step(ask: Handler, confirmed: Handler) -> Handler:
 
 
 router.action("data", "view").handles(pressed(my_data))
-router.action("data", "fix", "field").handles(pressed(fix))
+router.action("data", "fix", "field").handles(fix)
 router.action("data", "withdraw", "confirm?").handles(_two_step(withdraw, withdraw_confirmed))
 router.action("data", "delete", "confirm?").handles(_two_step(delete, delete_confirmed))
 router.action("data", "keep").handles(pressed(keep))

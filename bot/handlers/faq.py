@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+
 from telegram import Update
 from telegram.ext import Application, ContextTypes, MessageHandler, filters
 
@@ -32,13 +34,13 @@ async def show_topics(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Non
     )
 
 
-async def show_topic(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    """The questions of one topic."""
+async def show_topic(update: Update, context: ContextTypes.DEFAULT_TYPE, topic_id: str) -> None:
+    """The questions of one topic (``t:<topic>``)."""
     svc = services(context)
     lang = await svc.language(update.effective_user)
     query = update.callback_query
-    assert query is not None and query.data is not None
-    topic = next((t for t in svc.kb.topics if t.id == query.data[2:]), None)
+    assert query is not None
+    topic = next((t for t in svc.kb.topics if t.id == topic_id), None)
     if topic is None:
         await answer(query, svc.texts.get("stale_button", lang), alert=True)
         return
@@ -54,13 +56,14 @@ async def show_topic(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None
     await show(update, text, keyboard(rows))
 
 
-async def show_entry(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    """One answer (``q:``) or its detail (``d:``)."""
+async def show_entry(
+    update: Update, context: ContextTypes.DEFAULT_TYPE, entry_id: str, *, kind: str = "q"
+) -> None:
+    """One answer (``q:<entry>``) or its detail (``d:<entry>``)."""
     svc = services(context)
     lang = await svc.language(update.effective_user)
     query = update.callback_query
-    assert query is not None and query.data is not None
-    kind, _, entry_id = query.data.partition(":")
+    assert query is not None
     entry = svc.kb.by_id.get(entry_id)
     if entry is None:
         await answer(query, svc.texts.get("stale_button", lang), alert=True)
@@ -141,8 +144,8 @@ def register_questions(app: Application) -> None:
 
 
 router.action("m", "topics").handles(pressed(show_topics))
-router.action("t", "", "topic").handles(pressed(show_topic))
-router.action("q", "", "entry").handles(pressed(show_entry))
-router.action("d", "", "entry").handles(pressed(show_entry))
+router.action("t", "", "topic").handles(show_topic)
+router.action("q", "", "entry").handles(show_entry)
+router.action("d", "", "entry").handles(functools.partial(show_entry, kind="d"))
 router.action("m", "ask").handles(pressed(ask_prompt))
 router.action("m", "none").handles(pressed(none_of_these))

@@ -18,6 +18,7 @@ close).
 
 from __future__ import annotations
 
+import functools
 import logging
 from typing import Any
 
@@ -305,14 +306,13 @@ async def _close(update: Update, context: Context, svc: Services, ticket_id: str
     return True
 
 
-async def staff_button(update: Update, context: Context) -> None:
+async def staff_button(update: Update, context: Context, ticket_id: str, *, action: str) -> None:
     """ "Balas" (``ho:r:``) and "Tutup" (``ho:x:``) under a citizen's message (staff only, in
     the staff group or a staff member's private chat)."""
     query = update.callback_query
-    assert query is not None and query.data is not None
+    assert query is not None
     svc = services(context)
     lang = await svc.language(update.effective_user)
-    _, action, ticket_id = query.data.split(":", 2)
     tickets = await tickets_of(svc)
     ticket = await svc.call(tickets.get, ticket_id)
     if ticket is None:
@@ -431,5 +431,5 @@ def register(app: Application) -> None:
 
 router.action("m", "contact").handles(pressed(contact))
 router.action("ho", "end").handles(pressed(end_by_citizen))
-REPLY.handles(pressed(staff_button))
-CLOSE.handles(pressed(staff_button))
+REPLY.handles(functools.partial(staff_button, action="r"))
+CLOSE.handles(functools.partial(staff_button, action="x"))

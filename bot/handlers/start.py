@@ -12,6 +12,9 @@ from bot.routing import pressed, router
 from bot.services import services
 from bot.ui import answer, keyboard, reply, show
 
+#: A language button: ``lang:id``, ``lang:en``.
+LANGUAGE = router.action("lang", "", "code")
+
 
 async def start(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """Welcome the citizen and show the main menu."""
@@ -55,19 +58,19 @@ async def choose_language(update: Update, context: ContextTypes.DEFAULT_TYPE) ->
     await answer(update.callback_query)
     markup = keyboard(
         [
-            [(svc.texts.get("btn_lang_id", lang), "lang:id")],
-            [(svc.texts.get("btn_lang_en", lang), "lang:en")],
+            [(svc.texts.get("btn_lang_id", lang), LANGUAGE.data("id"))],
+            [(svc.texts.get("btn_lang_en", lang), LANGUAGE.data("en"))],
         ]
     )
     await show(update, svc.texts.render("language_choose", lang), markup)
 
 
-async def set_language(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    """A language button: remember the choice and show the menu in that language."""
+async def set_language(update: Update, context: ContextTypes.DEFAULT_TYPE, code: str) -> None:
+    """A language button (``lang:<code>``): remember the choice and show the menu in it."""
     svc = services(context)
     query = update.callback_query
-    assert query is not None and query.data is not None
-    lang = query.data.split(":", 1)[1]
+    assert query is not None
+    lang = code
     if lang not in ("id", "en"):
         lang = svc.config.default_language
     await svc.set_language(query.from_user.id, lang)
@@ -88,4 +91,4 @@ def register(app: Application) -> None:
 
 router.action("m", "home").handles(pressed(menu))
 router.action("m", "lang").handles(pressed(choose_language))
-router.action("lang", "", "code").handles(pressed(set_language))
+LANGUAGE.handles(set_language)

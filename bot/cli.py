@@ -38,7 +38,7 @@ RETRY_MAX_SECONDS = 60.0
 
 
 def cmd_run(args: argparse.Namespace, config: Config) -> int:
-    """The Telegram bot, long polling."""
+    """The Telegram bot: long polling, or a webhook when BOT_WEBHOOK_URL is set."""
     if not config.token:
         print("TELEGRAM_BOT_TOKEN is not set; `python -m bot chat` starts the console chat.")
         return 2
@@ -48,6 +48,13 @@ def cmd_run(args: argparse.Namespace, config: Config) -> int:
     from telegram.error import InvalidToken, NetworkError
 
     from bot.app import build_application
+    from bot.webhook import HttpSettings, WebhookConfigError, serve
+
+    try:
+        settings = HttpSettings.from_env(os.environ, config.data_dir)
+    except (WebhookConfigError, OSError) as exc:
+        print(f"environment: {exc}", file=sys.stderr)
+        return 1
 
     # PTB logs its own failed start-up with a traceback; the retry below says it in one line.
     logging.getLogger("telegram.ext").addFilter(
@@ -57,9 +64,12 @@ def cmd_run(args: argparse.Namespace, config: Config) -> int:
     while True:
         app = build_application(config)
         try:
-            app.run_polling(
-                allowed_updates=Update.ALL_TYPES, drop_pending_updates=False, close_loop=False
-            )
+            if settings is None:  # plain long polling, PTB's own loop
+                app.run_polling(
+                    allowed_updates=Update.ALL_TYPES, drop_pending_updates=False, close_loop=False
+                )
+            else:  # the webhook, or polling with /healthz, /readyz and /metrics
+                asyncio.run(serve(app, settings))
             return 0
         except InvalidToken:  # its message quotes the token: say what to do, never the token
             print(
@@ -285,7 +295,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     sub = parser.add_subparsers(dest="command")
 
-    sub.add_parser("run", help="the Telegram bot (long polling)").set_defaults(func=cmd_run)
+    sub.add_parser(
+        "run", help="the Telegram bot (long polling; a webhook with BOT_WEBHOOK_URL)"
+    ).set_defaults(func=cmd_run)
     sub.add_parser("chat", help="console chat with the same bot").set_defaults(func=cmd_chat)
 
     ask = sub.add_parser("ask", help="answer questions as the bot would")

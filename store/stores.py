@@ -13,8 +13,10 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any, TypeVar
 
+from store.backup import RESTORE_MARKER
 from store.clock import Clock, iso, utc_now
 from store.durable import DEFAULT_COMPACT_MIN_BYTES, Database, Doc, open_directory
+from store.errors import RestoreUnfinishedError
 from store.handoff import Tickets
 from store.inbox import Inbox
 from store.registrations import RegistrationRepo
@@ -68,6 +70,8 @@ class Stores:
         self._erasing = threading.RLock()  # one erasure at a time
         self._inbox: Inbox | None = None
         open_directory(self.data_dir)
+        if (self.data_dir / RESTORE_MARKER).exists():  # part old data, part a backup's
+            raise RestoreUnfinishedError(self.data_dir / RESTORE_MARKER)
         try:
             for name in (*CORE_STORES, ERASURES, *self._stores_on_disk()):
                 self.database(name)

@@ -272,6 +272,8 @@ class BotAPIEmulator:
         self.webhook_retry_delay = 0.05
         #: Every webhook delivery attempt: (update_id, HTTP status or None when unreachable).
         self.webhook_deliveries: list[tuple[int, int | None]] = []
+        #: Seconds from posting each delivery to its answer, in the same order.
+        self.webhook_latencies: list[float] = []
         self._webhook_error: tuple[int, str] | None = None
         self._webhook_task: asyncio.Task[None] | None = None
         self._held: set[str] = set()
@@ -995,6 +997,7 @@ class BotAPIEmulator:
                 if hook["secret_token"]:
                     headers[WEBHOOK_SECRET_HEADER] = hook["secret_token"]
                 status: int | None = None
+                posted = time.perf_counter()
                 try:
                     async with session.post(
                         target,
@@ -1008,6 +1011,7 @@ class BotAPIEmulator:
                 except (aiohttp.ClientError, TimeoutError) as exc:
                     error = f"Connection refused ({type(exc).__name__})"
                 self.webhook_deliveries.append((update["update_id"], status))
+                self.webhook_latencies.append(time.perf_counter() - posted)
                 if status is not None and 200 <= status < 300:
                     for index, pending in enumerate(self._updates):
                         if pending["update_id"] == update["update_id"]:

@@ -1,0 +1,104 @@
+"""Webhook mode against long polling: reply latency through the emulator, and how long the
+bot's webhook takes to store an update (fsync) and answer 200.
+
+Open loop: distinct citizens send FAQ questions at a fixed total rate (20 and 100 updates/s);
+latency is from injecting the update into the emulator until the bot's reply to that chat
+arrives there. In webhook mode the emulator posts updates one at a time (the worst case:
+Telegram itself uses up to ``max_connections`` parallel connections), so the 200 latency also
+bounds the throughput.
+
+Run: .venv/bin/python bench/webhook.py [--seconds 5]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from tests.emulator import BotAPIEmulator
+from tests.harness import BotHarness, make_config
+from tests.test_webhook import WebhookHarness, settings
+
+QUESTIONS = [
+    "syarat umur berapa",
+    "gaji di korea brp",
+    "beasiswa ke korea gmn",
+    "apa itu eps topik",
+]
+
+
+def pct(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+
+async def one_run(mode: str, rate: int, seconds: float) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        async with BotAPIEmulator() as emu:
+            config = make_config(emu, Path(tmp) / "data")
+            bot: BotHarness = (
+                WebhookHarness(emu, config, settings())
+                if mode == "webhook"
+                else BotHarness(emu, config)
+            )
+            await bot.start()
+            try:
+                latencies: list[float] = []
+
+                async def ask(user_id: int, text: str) -> None:
+                    since = len(emu.calls)
+                    start = time.perf_counter()
+                    emu.send_text(user_id, text)
+                    await emu.wait_for_call(
+                        lambda c: c.method == "sendMessage" and c.chat_id == user_id,
+                        timeout=60,
+                        since=since,
+                    )
+                    latencies.append((time.perf_counter() - start) * 1000)
+
+                await ask(1, "halo")  # warm-up
+                latencies.clear()
+                emu.webhook_latencies.clear()
+                tasks = []
+                total = int(rate * seconds)
+                started = time.perf_counter()
+                for n in range(total):
+                    await asyncio.sleep(max(0.0, started + n / rate - time.perf_counter()))
+                    tasks.append(
+                        asyncio.create_task(ask(10_000 + n, QUESTIONS[n % len(QUESTIONS)]))
+                    )
+                await asyncio.gather(*tasks)
+                line = (
+                    f"{mode:8} {rate:4d}/s  {total:4d} updates"
+                    f"  reply p50 {pct(latencies, 0.5):7.1f} ms"
+                    f"  p95 {pct(latencies, 0.95):7.1f} ms  max {max(latencies):7.1f} ms"
+                )
+                if emu.webhook_latencies:
+                    answers = [s * 1000 for s in emu.webhook_latencies]
+                    line += (
+                        f"  | store+200 p50 {statistics.median(answers):5.2f} ms"
+                        f"  p95 {pct(answers, 0.95):5.2f} ms"
+                    )
+                print(line, flush=True)
+            finally:
+                await bot.stop()
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--seconds", type=float, default=5.0)
+    args = parser.parse_args()
+    for rate in (20, 100):
+        for mode in ("polling", "webhook"):
+            await one_run(mode, rate, args.seconds)
+
+
+if __name__ == "__main__":
+    asyncio.run(main())

@@ -1,4 +1,5 @@
-"""Command line: ``python -m bot [run|chat|ask|check|...]`` (also installed as ``serang-bot``).
+"""Command line: ``python -m bot [run|chat|ask|check|backup|restore|...]`` (also installed as
+``serang-bot``).
 
 Without a subcommand it runs the Telegram bot when TELEGRAM_BOT_TOKEN is set, and the console
 chat otherwise.

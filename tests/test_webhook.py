@@ -390,3 +390,44 @@ async def test_sigkill_right_after_the_200_loses_nothing(
     assert len(replies) == 1, "handled once"
     assert stored(data_dir)[str(update["update_id"])]["s"] == "done"
     assert SECRET not in stderr.decode() and emu.token not in stderr.decode()
+
+
+async def test_polling_with_the_metrics_server(emu: BotAPIEmulator, data_dir: Path) -> None:
+    """Without BOT_WEBHOOK_URL the bot long-polls; BOT_METRICS_LISTEN adds the operations
+    endpoints, and SIGTERM stops it cleanly."""
+    port = free_port()
+    environ = {
+        **os.environ,
+        "TELEGRAM_BOT_TOKEN": emu.token,
+        "TELEGRAM_API_URL": emu.url,
+        "BOT_DATA_DIR": str(data_dir),
+        "BOT_CONFIG": str(REPO / "config.yaml"),
+        "BOT_METRICS_LISTEN": f"127.0.0.1:{port}",
+    }
+    environ.pop("BOT_WEBHOOK_URL", None)
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "bot", "run", cwd=REPO, env=environ,
+        stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    try:
+        await emu.wait_until_polling(timeout=60)
+        update = emu.send_text(CITIZEN, "/start")
+        await emu.wait_for_call(
+            lambda c: c.method == "sendMessage" and c.chat_id == CITIZEN, timeout=30
+        )
+        base = f"http://127.0.0.1:{port}"
+        status, text = await get(base, "/metrics")
+        assert status == 200
+        assert 'bot_updates_received_total{kind="message",source="polling"} 1.0' in text
+        assert 'bot_telegram_api_calls_total{method="getUpdates",outcome="ok"}' in text
+        assert "bot_webhook_backlog" not in text, "no inbox in polling mode"
+        status, body = await get(base, "/readyz")
+        assert status == 200 and "backlog" not in json.loads(body)
+        assert emu.calls_for("setWebhook") == [] and update["update_id"]
+        process.send_signal(signal.SIGTERM)
+        _, stderr = await asyncio.wait_for(process.communicate(), 60)
+    finally:
+        if process.returncode is None:
+            process.kill()
+            await process.wait()
+    assert process.returncode == 0, stderr.decode()[-2000:]

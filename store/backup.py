@@ -14,7 +14,9 @@ crash).
 **The archive** (``write_backup``) is a gzip'd tar, created 0600 through a temp file, fsync and
 rename: ``manifest.json`` (format, time, per store: sequence number, document counts per table,
 SHA-256 and size of its snapshot), then ``stores/<name>.json`` per store, each a snapshot in the
-store's own format. ``verify_backup`` checks all of it before anything is written.
+store's own format. The webhook inbox is kept without the payloads of updates not handled yet
+(``store.inbox.without_payloads``): a restore never answers old messages again.
+``verify_backup`` checks all of it before anything is written.
 
 **Restoring** (``restore_backup``) refuses while any store of the data directory is locked (the
 bot runs: ``StoreLockedError``), and holds the locks itself meanwhile. The current files are
@@ -42,8 +44,10 @@ from typing import Any
 from store import fs
 from store.durable import Doc, _decode_line, _snapshot_chunks, _snapshot_problem, open_error
 from store.errors import BackupInvalidError, StoreIOError, StoreLockedError
+from store.inbox import without_payloads
 
 FORMAT = "serang-bot-backup"
+INBOX = "inbox"
 VERSION = 1
 #: A restore under way; ``Stores.open`` refuses the directory while it exists.
 RESTORE_MARKER = "RESTORE-IN-PROGRESS"
@@ -163,6 +167,10 @@ def write_backup(data_dir: Path, out: Path) -> Manifest:
     if not data_dir.is_dir():
         raise StoreIOError(data_dir, error="no such data directory")
     images = [read_image(data_dir, name) for name in store_names(data_dir)]
+    images = [  # updates not handled at backup time are not answered again after a restore
+        StoreImage(i.name, i.seq, without_payloads(i.tables)) if i.name == INBOX else i
+        for i in images
+    ]
     payloads = {image.name: _snapshot_bytes(image) for image in images}
     manifest = Manifest(
         created_at=datetime.now(UTC).isoformat(timespec="seconds"),

@@ -160,3 +160,19 @@ class Inbox:
             if items:
                 self._updates.put_many(items)
             return len(items)
+
+
+def without_payloads(tables: dict[str, dict[str, Doc]]) -> dict[str, dict[str, Doc]]:
+    """The inbox's tables as a backup keeps them: pending updates as done (no payload).
+
+    A backup restored hours or days later must not answer again what citizens sent before it
+    was taken (those updates were handled meanwhile, on the machine that was lost); their ids
+    still drop a late re-delivery.
+    """
+    updates = {
+        key: doc
+        if doc.get("s") != PENDING
+        else {"id": doc["id"], "s": DONE, "at": doc["at"], "done_at": doc["at"]}
+        for key, doc in tables.get("updates", {}).items()
+    }
+    return {**tables, "updates": updates} if updates else dict(tables)

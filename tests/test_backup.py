@@ -188,3 +188,16 @@ def test_backup_of_a_running_bot_needs_no_lock_and_changes_nothing(tmp_path: Pat
         with pytest.raises(StoreLockedError):
             Stores.open(data_dir)
         assert len(stores.registrations) == 10
+
+
+def test_updates_pending_at_backup_time_are_not_answered_again(tmp_path: Path) -> None:
+    source, target, archive = tmp_path / "a", tmp_path / "b", tmp_path / "x.tar.gz"
+    with Stores.open(source) as stores:
+        stores.inbox.put(
+            5, {"update_id": 5, "message": {"text": "halo"}}, kind="message", user_id=1
+        )
+        write_backup(source, archive)
+    restore_backup(archive, target)
+    with Stores.open(target) as stores:
+        assert stores.inbox.pending() == [] and stores.inbox.is_done(5)
+    assert b"halo" not in gzip.decompress(archive.read_bytes())

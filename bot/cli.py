@@ -46,7 +46,7 @@ def cmd_run(args: argparse.Namespace, config: Config) -> int:
     import time
 
     from telegram import Update
-    from telegram.error import InvalidToken, NetworkError
+    from telegram.error import BadRequest, InvalidToken, NetworkError
 
     from bot.app import build_application
     from bot.webhook import HttpSettings, WebhookConfigError, serve
@@ -78,6 +78,9 @@ def cmd_run(args: argparse.Namespace, config: Config) -> int:
                 file=sys.stderr,
             )
             return 3
+        except BadRequest as exc:  # e.g. setWebhook refused the URL (https, port 443/80/88/8443)
+            print(f"Telegram refused a start-up request: {exc.message}", file=sys.stderr)
+            return 1
         except NetworkError as exc:  # the Bot API is unreachable at start-up: wait and retry
             log.warning("the Bot API cannot be reached (%s); retrying in %.0f s", exc, delay)
             time.sleep(delay)

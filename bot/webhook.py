@@ -383,15 +383,15 @@ async def serve(app: Any, settings: HttpSettings | None) -> None:
             await server.start()
         await stop.wait()
         log.info("stopping")
+    finally:  # also when start-up failed half-way (setWebhook refused...)
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            loop.remove_signal_handler(signum)
         if server is not None:
             await server.stop()
-        if polling and app.updater.running:
+        if app.updater is not None and app.updater.running:
             await app.updater.stop()
         if app.running:
             await app.stop()
-    finally:
-        for signum in (signal.SIGTERM, signal.SIGINT):
-            loop.remove_signal_handler(signum)
         await app.shutdown()
         if app.post_shutdown:
             await app.post_shutdown(app)

@@ -431,3 +431,27 @@ async def test_polling_with_the_metrics_server(emu: BotAPIEmulator, data_dir: Pa
             process.kill()
             await process.wait()
     assert process.returncode == 0, stderr.decode()[-2000:]
+
+
+async def test_a_webhook_url_telegram_refuses_stops_with_one_line(
+    emu: BotAPIEmulator, data_dir: Path
+) -> None:
+    environ = {
+        **os.environ,
+        "TELEGRAM_BOT_TOKEN": emu.token,
+        "TELEGRAM_API_URL": emu.url,
+        "BOT_DATA_DIR": str(data_dir),
+        "BOT_CONFIG": str(REPO / "config.yaml"),
+        "BOT_WEBHOOK_URL": "https://bot.serangkota.example:8444/hook",  # not a webhook port
+        "BOT_WEBHOOK_LISTEN": f"127.0.0.1:{free_port()}",
+    }
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "bot", "run", cwd=REPO, env=environ,
+        stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    _, stderr = await asyncio.wait_for(process.communicate(), 90)
+    assert process.returncode == 1
+    assert "Telegram refused a start-up request" in stderr.decode()
+    assert "ports 80, 88, 443 or 8443" in stderr.decode()
+    assert "Traceback" not in stderr.decode()
+    emu.rejected.clear()  # the refusal was the point

@@ -8,7 +8,8 @@ Each POST to the URL's path is:
 2. refused with 413 when its body is larger than ``MAX_BODY_BYTES``; 400 unless it is a JSON
    update with an integer ``update_id``;
 3. **stored durably** in the inbox (``store.inbox``, an fsync'd journal line) and only then
-   answered 200 (500 when it cannot be stored: Telegram delivers it again later);
+   answered 200 (500 when it cannot be stored: Telegram delivers it again later); updates
+   arriving while one is written are written together, one fsync for all of them;
 4. dropped when its ``update_id`` is already stored (a re-delivery or a replay);
 5. handed to the Application (its update processor, then ``process_update``: each chat's
    updates in order) and marked done when handled.
@@ -35,10 +36,10 @@ import re
 import secrets
 import signal
 import time
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Generic, TypeVar
 from urllib.parse import urlsplit
 
 from aiohttp import web
@@ -48,9 +49,11 @@ from telegram.error import TelegramError
 from bot.logging_setup import register_secret
 from bot.metrics import CONTENT_TYPE, Metrics, raw_kind, update_kind
 from store import StoreError, fs
-from store.inbox import UpdateInbox
+from store.inbox import NewUpdate, UpdateInbox
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
+R = TypeVar("R")
 
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
 SECRET_FILE = "webhook-secret"
@@ -134,6 +137,38 @@ def stored_secret(data_dir: Path) -> str:
     return secret
 
 
+class _Coalescer(Generic[T, R]):
+    """Calls made while one is being written are written together by the next: one durable
+    write (one fsync) for every update that arrived meanwhile, so Telegram's parallel
+    connections never queue one fsync each behind each other."""
+
+    def __init__(self, write_many: Callable[[list[T]], Awaitable[list[R]]]) -> None:
+        self._write_many = write_many
+        self._queue: list[tuple[T, asyncio.Future[R]]] = []
+        self._writer: asyncio.Task[None] | None = None
+
+    async def submit(self, item: T) -> R:
+        future: asyncio.Future[R] = asyncio.get_running_loop().create_future()
+        self._queue.append((item, future))
+        if self._writer is None or self._writer.done():
+            self._writer = asyncio.create_task(self._drain(), name="inbox-writer")
+        return await future
+
+    async def _drain(self) -> None:
+        while self._queue:
+            batch, self._queue = self._queue, []
+            try:
+                results = await self._write_many([item for item, _ in batch])
+            except Exception as exc:
+                for _, future in batch:
+                    if not future.done():
+                        future.set_exception(exc)
+                continue
+            for (_, future), result in zip(batch, results, strict=True):
+                if not future.done():
+                    future.set_result(result)
+
+
 class BotServer:
     """The aiohttp server of one Application: the webhook (when configured) and operations."""
 
@@ -148,6 +183,8 @@ class BotServer:
         self._getme_lock = asyncio.Lock()
         self._pruner: asyncio.Task[None] | None = None
         self.address: tuple[str, int] | None = None
+        self._puts: _Coalescer[NewUpdate, bool] = _Coalescer(self._put_many)
+        self._dones: _Coalescer[int, None] = _Coalescer(self._done_many)
 
     @property
     def _services(self) -> Any:
@@ -157,6 +194,14 @@ class BotServer:
     def inbox(self) -> UpdateInbox:
         inbox: UpdateInbox = self._services.stores.inbox
         return inbox
+
+    async def _put_many(self, items: list[NewUpdate]) -> list[bool]:
+        results: list[bool] = await self._services.call(self.inbox.put_many, items)
+        return results
+
+    async def _done_many(self, update_ids: list[int]) -> list[None]:
+        await self._services.call(self.inbox.mark_done_many, update_ids)
+        return [None] * len(update_ids)
 
     # -- lifecycle ---------------------------------------------------------------------------
 
@@ -253,9 +298,7 @@ class BotServer:
         except Exception:  # stored anyway: handling it will log what is wrong
             user_id = None
         try:
-            stored = await self._services.call(
-                self.inbox.put, update_id, data, kind=kind, user_id=user_id
-            )
+            stored = await self._puts.submit(NewUpdate(update_id, data, kind, user_id))
         except (StoreError, OSError) as exc:
             self._store_failed = type(exc).__name__
             log.error("an update could not be stored (%s); Telegram will send it again", exc)
@@ -290,7 +333,7 @@ class BotServer:
             except Exception:  # handlers' errors go to the error handlers; this is a bug
                 log.exception("update %d (%s) failed", update_id, update_kind(update))
         try:
-            await self._services.call(self.inbox.mark_done, update_id)
+            await self._dones.submit(update_id)
         except (StoreError, OSError) as exc:
             self._store_failed = type(exc).__name__
             log.error("update %d handled but not marked done (%s)", update_id, exc)

@@ -20,7 +20,7 @@ workers ``pending`` becomes a claim with ``FOR UPDATE SKIP LOCKED``). This modul
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any, Protocol
@@ -32,6 +32,16 @@ from store.durable import Database, Doc
 DEDUP_WINDOW = timedelta(days=1)
 
 PENDING, DONE = "pending", "done"
+
+
+@dataclass(frozen=True)
+class NewUpdate:
+    """An update as received: its id, its JSON, its kind and the user it came from."""
+
+    update_id: int
+    update: Mapping[str, Any]
+    kind: str
+    user_id: int | None
 
 
 @dataclass(frozen=True)
@@ -52,8 +62,16 @@ class UpdateInbox(Protocol):
         """Store the update durably; False (and no write) when ``update_id`` is known."""
         ...
 
+    def put_many(self, items: Sequence[NewUpdate]) -> list[bool]:
+        """``put`` for several updates with one durable write (one fsync); a result each."""
+        ...
+
     def mark_done(self, update_id: int) -> None:
         """The update was handled: drop its payload, keep its id for de-duplication."""
+        ...
+
+    def mark_done_many(self, update_ids: Sequence[int]) -> None:
+        """``mark_done`` for several updates with one durable write."""
         ...
 
     def pending(self) -> list[InboxItem]:
@@ -88,35 +106,52 @@ class Inbox:
     def put(
         self, update_id: int, update: Mapping[str, Any], *, kind: str, user_id: int | None
     ) -> bool:
-        key = str(update_id)
+        return self.put_many([NewUpdate(update_id, update, kind, user_id)])[0]
+
+    def put_many(self, items: Sequence[NewUpdate]) -> list[bool]:
+        now = iso(self._clock())
+        results: list[bool] = []
         with self.database.locked():
-            if key in self._updates:
-                return False
-            doc: Doc = {
-                "id": update_id,
-                "s": PENDING,
-                "kind": kind,
-                "user": user_id,
-                "at": iso(self._clock()),
-                "update": dict(update),
-            }
-            self._updates.put(key, doc)
-            return True
+            new: dict[str, Doc] = {}
+            for item in items:
+                key = str(item.update_id)
+                if key in self._updates or key in new:
+                    results.append(False)
+                    continue
+                new[key] = {
+                    "id": item.update_id,
+                    "s": PENDING,
+                    "kind": item.kind,
+                    "user": item.user_id,
+                    "at": now,
+                    "update": dict(item.update),
+                }
+                results.append(True)
+            if new:
+                self._updates.put_many(new.items())
+        return results
 
     def mark_done(self, update_id: int) -> None:
-        key = str(update_id)
+        self.mark_done_many([update_id])
+
+    def mark_done_many(self, update_ids: Sequence[int]) -> None:
+        now = iso(self._clock())
         with self.database.locked():
-            old = self._updates.get(key)
-            if old is not None and old["s"] == DONE:
-                return
-            doc: Doc = {
-                "id": update_id,
-                "s": DONE,
-                "kind": (old or {}).get("kind"),
-                "at": (old or {}).get("at") or iso(self._clock()),
-                "done_at": iso(self._clock()),
-            }
-            self._updates.put(key, doc)
+            done: dict[str, Doc] = {}
+            for update_id in update_ids:
+                key = str(update_id)
+                old = self._updates.get(key)
+                if old is not None and old["s"] == DONE:
+                    continue
+                done[key] = {
+                    "id": update_id,
+                    "s": DONE,
+                    "kind": (old or {}).get("kind"),
+                    "at": (old or {}).get("at") or now,
+                    "done_at": now,
+                }
+            if done:
+                self._updates.put_many(done.items())
 
     def pending(self) -> list[InboxItem]:
         docs = self._updates.find_by("s", PENDING)

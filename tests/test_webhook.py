@@ -455,3 +455,29 @@ async def test_a_webhook_url_telegram_refuses_stops_with_one_line(
     assert "ports 80, 88, 443 or 8443" in stderr.decode()
     assert "Traceback" not in stderr.decode()
     emu.rejected.clear()  # the refusal was the point
+
+
+async def test_parallel_deliveries_share_their_fsyncs(hook: WebhookHarness) -> None:
+    """Telegram posts over several connections at once: the updates that arrive while one is
+    written are written together (one durable write), and every one is handled."""
+    users = range(7300, 7320)
+    updates = [hook.emu.send_text(user, "/start") for user in users]
+    hook.emu._updates.clear()  # posted by hand below, all at once
+    assert hook.server is not None
+    before = (await hook.server.metrics.render()).decode()
+    statuses = await asyncio.gather(*(post(hook, update) for update in updates))
+    assert statuses == [200] * len(updates)
+    for update in updates:
+        await hook.processed(update["update_id"])
+    await hook.server.idle()
+    for user in users:
+        assert [c for c in hook.emu.calls if c.method == "sendMessage" and c.chat_id == user]
+    after = (await hook.server.metrics.render()).decode()
+    writes = inbox_writes(after) - inbox_writes(before)
+    assert writes < 2 * len(updates), f"{writes} inbox writes for {len(updates)} updates"
+
+
+def inbox_writes(text: str) -> float:
+    prefix = 'bot_store_write_seconds_count{store="inbox"} '
+    line = next((line for line in text.splitlines() if line.startswith(prefix)), prefix + "0")
+    return float(line.removeprefix(prefix))

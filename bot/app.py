@@ -21,7 +21,7 @@ from telegram import Update
 from telegram.constants import ParseMode
 from telegram.error import TelegramError
 from telegram.ext import Application, ApplicationBuilder, BaseUpdateProcessor, Defaults
-from telegram.request import BaseRequest
+from telegram.request import BaseRequest, HTTPXRequest
 
 from bot import delivery
 from bot.commands import CommandMenus
@@ -45,6 +45,7 @@ from bot.handlers import (
     unanswered,
 )
 from bot.handlers import screening as screening_handlers
+from bot.metrics import CountingQueue, MeteredApplication, MeteredRequest, Metrics, count_error
 from bot.persistence import StorePersistence
 from bot.processing import GroupPolicy, PerChatUpdateProcessor
 from bot.ratelimit import PriorityRateLimiter
@@ -71,8 +72,11 @@ def build_application(
     if not config.token:
         raise ValueError("a bot token is needed to build the Telegram application")
     persistence = StorePersistence()  # conversation states and user_data in stores.kv
+    metrics = Metrics()  # served at /metrics by bot.webhook; nothing personal in a label
     builder: ApplicationBuilder[Any, Any, Any, Any, Any, Any] = (
         ApplicationBuilder()
+        .application_class(MeteredApplication)  # times every update it handles
+        .update_queue(CountingQueue(metrics))  # counts what long polling receives
         .token(config.token)
         .concurrent_updates(update_processor or PerChatUpdateProcessor())
         .post_init(_post_init)
@@ -83,14 +87,19 @@ def build_application(
     )
     if config.base_url and config.base_file_url:
         builder = builder.base_url(config.base_url).base_file_url(config.base_file_url)
-    if request is not None:
-        builder = builder.request(request).get_updates_request(get_updates_request or request)
+    # Every Bot API call is counted and timed by method (PTB's own defaults otherwise).
+    if request is None:
+        request, get_updates_request = HTTPXRequest(connection_pool_size=256), HTTPXRequest()
+    builder = builder.request(MeteredRequest(request, metrics)).get_updates_request(
+        MeteredRequest(get_updates_request or request, metrics)
+    )
     if rate_limiter:
         # Citizens' replies before announcements, under one global budget (bot/ratelimit.py).
         limiter = PriorityRateLimiter(
             per_chat_interval=config.broadcast.per_chat_interval_seconds, max_retries=2
         )
         builder = builder.rate_limiter(limiter)
+        metrics.live.rate_limiter = limiter
     app = builder.build()
     if isinstance(app.update_processor, PerChatUpdateProcessor):
         # The staff group gets its own lane; other groups one reply per minute at most; a chat
@@ -102,6 +111,7 @@ def build_application(
         )
     persistence.attach(app)  # reads the stores of the services (opened on first use)
     app.bot_data["config"] = config
+    app.bot_data["metrics"] = metrics
     app.bot_data["owns_services"] = services is None
     if services is not None:
         app.bot_data["services"] = services
@@ -130,6 +140,7 @@ def build_application(
     registration.register_cancel_fallback(app)  # /batal outside every flow: nothing to cancel
     fallbacks.register(app)
     app.add_error_handler(error_handler)
+    app.add_error_handler(count_error)  # bot_handler_errors by exception class
     return app
 
 
@@ -144,10 +155,30 @@ async def _post_init(app: AnyApplication) -> None:
     if app.job_queue is not None:
         app.job_queue.run_repeating(_flush_usage, interval=60, first=60, name="faq-usage")
     await delivery.start(app)  # the announcement sender: resume running ones, re-arm scheduled
+    _watch(app, services)
     menus = app.bot_data["commands"] = CommandMenus(services.texts, config.staff)
     if app.bot_data.get("set_commands", True):
         await menus.apply_defaults(app.bot)
     log.info("bot @%s ready", app.bot.username)
+
+
+def _watch(app: AnyApplication, services: Services) -> None:
+    """What ``/metrics`` reads when scraped: store writes, announcements, the FAQ's counts."""
+    metrics: Metrics = app.bot_data["metrics"]
+    metrics.observe_stores()
+
+    def running_broadcasts() -> list[dict[str, int]]:
+        manager = app.bot_data.get(delivery.SERVICE_KEY)
+        deliveries = list(getattr(manager, "deliveries", {}).values())
+        return [delivery.progress().figures.as_dict() for delivery in deliveries]
+
+    def faq_counts() -> tuple[int, int]:
+        stores = services.stores
+        answered = sum(int(n or 0) for _, n in stores.kv.items("faq_usage"))
+        return answered, stores.unanswered.count_total()
+
+    metrics.live.broadcasts = running_broadcasts
+    metrics.live.faq_counts = faq_counts
 
 
 async def _too_many_messages(app: AnyApplication, update: object) -> None:
@@ -172,6 +203,9 @@ async def _flush_usage(context: Any) -> None:
 
 async def _post_shutdown(app: AnyApplication) -> None:
     await delivery.stop(app)  # deliveries stop before the stores close
+    metrics = app.bot_data.get("metrics")
+    if isinstance(metrics, Metrics):
+        metrics.close()
     services = app.bot_data.pop("services", None)
     if services is not None and app.bot_data.pop("owns_services", True):
         await services.close()

@@ -1,4 +1,5 @@
-"""Command line: ``python -m bot [run|chat|ask|check|...]`` (also installed as ``serang-bot``).
+"""Command line: ``python -m bot [run|chat|ask|check|backup|restore|...]`` (also installed as
+``serang-bot``).
 
 Without a subcommand it runs the Telegram bot when TELEGRAM_BOT_TOKEN is set, and the console
 chat otherwise.
@@ -38,16 +39,23 @@ RETRY_MAX_SECONDS = 60.0
 
 
 def cmd_run(args: argparse.Namespace, config: Config) -> int:
-    """The Telegram bot, long polling."""
+    """The Telegram bot: long polling, or a webhook when BOT_WEBHOOK_URL is set."""
     if not config.token:
         print("TELEGRAM_BOT_TOKEN is not set; `python -m bot chat` starts the console chat.")
         return 2
     import time
 
     from telegram import Update
-    from telegram.error import InvalidToken, NetworkError
+    from telegram.error import BadRequest, InvalidToken, NetworkError
 
     from bot.app import build_application
+    from bot.webhook import HttpSettings, WebhookConfigError, serve
+
+    try:
+        settings = HttpSettings.from_env(os.environ, config.data_dir)
+    except (WebhookConfigError, OSError) as exc:
+        print(f"environment: {exc}", file=sys.stderr)
+        return 1
 
     # PTB logs its own failed start-up with a traceback; the retry below says it in one line.
     logging.getLogger("telegram.ext").addFilter(
@@ -57,9 +65,12 @@ def cmd_run(args: argparse.Namespace, config: Config) -> int:
     while True:
         app = build_application(config)
         try:
-            app.run_polling(
-                allowed_updates=Update.ALL_TYPES, drop_pending_updates=False, close_loop=False
-            )
+            if settings is None:  # plain long polling, PTB's own loop
+                app.run_polling(
+                    allowed_updates=Update.ALL_TYPES, drop_pending_updates=False, close_loop=False
+                )
+            else:  # the webhook, or polling with /healthz, /readyz and /metrics
+                asyncio.run(serve(app, settings))
             return 0
         except InvalidToken:  # its message quotes the token: say what to do, never the token
             print(
@@ -67,6 +78,9 @@ def cmd_run(args: argparse.Namespace, config: Config) -> int:
                 file=sys.stderr,
             )
             return 3
+        except BadRequest as exc:  # e.g. setWebhook refused the URL (https, port 443/80/88/8443)
+            print(f"Telegram refused a start-up request: {exc.message}", file=sys.stderr)
+            return 1
         except NetworkError as exc:  # the Bot API is unreachable at start-up: wait and retry
             log.warning("the Bot API cannot be reached (%s); retrying in %.0f s", exc, delay)
             time.sleep(delay)
@@ -290,13 +304,62 @@ def cmd_stats(args: argparse.Namespace, config: Config) -> int:
     return 0
 
 
+def cmd_backup(args: argparse.Namespace, config: Config) -> int:
+    """Back up the embedded store into FILE (0600), consistent while the bot runs."""
+    import time
+
+    from store.backup import write_backup
+
+    started = time.perf_counter()
+    try:
+        manifest = write_backup(config.data_dir, Path(args.file))
+    except OSError as exc:
+        print(f"{args.file}: {exc.strerror or exc}", file=sys.stderr)
+        return 1
+    seconds = time.perf_counter() - started
+    print(f"{args.file}: {len(manifest.stores)} stores from {config.data_dir} in {seconds:.1f} s")
+    for name, info in manifest.stores.items():
+        counts = ", ".join(f"{table} {n}" for table, n in info["counts"].items()) or "empty"
+        print(f"  {name}: {counts}")
+    return 0
+
+
+def cmd_restore(args: argparse.Namespace, config: Config) -> int:
+    """Replace the embedded store by a backup (the bot must be stopped); verify it first and
+    open the result as the bot would."""
+    from store import Stores
+    from store.backup import restore_backup
+
+    manifest, aside = restore_backup(Path(args.file), config.data_dir)
+    with Stores.open(config.data_dir) as stores:  # recovers and verifies, as the bot would
+        found = {
+            name: {t: len(db.table(t)) for t in db.table_names()}
+            for name, db in stores.databases.items()
+            if name in manifest.stores
+        }
+    expected = manifest.counts()
+    if found != expected:
+        print(f"{config.data_dir}: counts after the restore differ: {found}", file=sys.stderr)
+        return 3
+    registrations = expected.get("registrations", {}).get("registrations", 0)
+    print(
+        f"{config.data_dir}: restored {len(expected)} stores from {args.file} "
+        f"(taken {manifest.created_at}; {registrations} registrations); counts verified"
+    )
+    if aside is not None:
+        print(f"the previous data was moved to {aside}: delete it once you no longer need it")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m bot", description=__doc__)
     parser.add_argument("--config", help="config file (default: $BOT_CONFIG or ./config.yaml)")
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     sub = parser.add_subparsers(dest="command")
 
-    sub.add_parser("run", help="the Telegram bot (long polling)").set_defaults(func=cmd_run)
+    sub.add_parser(
+        "run", help="the Telegram bot (long polling; a webhook with BOT_WEBHOOK_URL)"
+    ).set_defaults(func=cmd_run)
     sub.add_parser("chat", help="console chat with the same bot").set_defaults(func=cmd_chat)
 
     ask = sub.add_parser("ask", help="answer questions as the bot would")
@@ -367,6 +430,14 @@ def build_parser() -> argparse.ArgumentParser:
         "--older-than", type=int, metavar="DAYS", help="default: privacy.retention_days"
     )
     purge.set_defaults(func=cmd_purge)
+
+    backup = sub.add_parser("backup", help="back up the data directory (also while running)")
+    backup.add_argument("file", help="the archive to write (.tar.gz, created 0600)")
+    backup.set_defaults(func=cmd_backup)
+
+    restore = sub.add_parser("restore", help="replace the data directory by a backup")
+    restore.add_argument("file", help="an archive written by `backup`")
+    restore.set_defaults(func=cmd_restore)
     return parser
 
 

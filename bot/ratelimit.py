@@ -121,6 +121,10 @@ class PriorityRateLimiter(BaseRateLimiter[Lane]):
         stop there, after their last requests went through."""
         self._shutdown_hooks.append(hook)
 
+    def queued(self) -> dict[Lane, int]:
+        """Requests waiting for a slot now, per lane (for the metrics)."""
+        return {Lane.INTERACTIVE: len(self._interactive), Lane.BULK: len(self._bulk)}
+
     async def initialize(self) -> None:
         """Nothing to set up: the dispatcher starts with the first request."""
 

@@ -42,8 +42,9 @@ import logging
 import os
 import re
 import threading
+import time
 import zlib
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -75,6 +76,21 @@ DEFAULT_COMPACT_MIN_BYTES = 4 * 1024 * 1024
 #: Above this snapshot size, the loaded objects are moved out of the GC's reach (``gc.freeze``):
 #: otherwise every full collection walks millions of documents that live as long as the bot.
 FREEZE_MIN_BYTES = 8 * 1024 * 1024
+#: ``observer(store_name, seconds)`` after every durable write (append + fsync), e.g. metrics.
+CommitObserver = Callable[[str, float], None]
+_COMMIT_OBSERVERS: list[CommitObserver] = []
+
+
+def observe_commits(observer: CommitObserver) -> Callable[[], None]:
+    """Have ``observer`` called after every acknowledged write of any store in this process;
+    returns the function that removes it again. An observer must be quick and never raise."""
+    _COMMIT_OBSERVERS.append(observer)
+
+    def remove() -> None:
+        if observer in _COMMIT_OBSERVERS:
+            _COMMIT_OBSERVERS.remove(observer)
+
+    return remove
 
 
 class _LiveStorage(Storage):
@@ -405,12 +421,15 @@ class Database:
             seq = self._seq + 1
             payload = f'{{"s":{seq},"ops":[{",".join(batch._ops)}]}}'.encode()
             line = b"%08x %s\n" % (zlib.crc32(payload), payload)
+            started = time.perf_counter()
             try:
                 fs.write_all(fd, line)
                 fs.sync_data(fd)
             except BaseException as error:
                 self._undo_partial_write(fd, error)
                 raise
+            for observer in _COMMIT_OBSERVERS:
+                observer(self.name, time.perf_counter() - started)
             self._seq = seq
             self._journal_bytes += len(line)
             for table, key, doc in batch._effects:

@@ -137,6 +137,25 @@ class StoreIOError(StoreOpenError):
         super().__init__(path, error=error)
 
 
+class BackupInvalidError(StoreError):
+    """A backup archive that is not intact (unreadable, checksums or counts that disagree)."""
+
+    key = "backup_invalid"
+    exit_code = EXIT_CORRUPT
+
+    def __init__(self, path: Path, problem: str) -> None:
+        self.path = path
+        super().__init__(path=path, problem=problem)
+
+
+class RestoreUnfinishedError(StoreOpenError):
+    """A restore was interrupted: the data directory holds part of the old data, part of the
+    backup's; the restore must be run again before the bot may open it."""
+
+    key = "restore_unfinished"
+    exit_code = EXIT_OTHER
+
+
 class StoreClosedError(StoreError):
     """The store was used after ``close()``."""
 

@@ -13,10 +13,13 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any, TypeVar
 
+from store.backup import RESTORE_MARKER
 from store.clock import Clock, iso, utc_now
 from store.durable import DEFAULT_COMPACT_MIN_BYTES, Database, Doc
+from store.errors import RestoreUnfinishedError
 from store.fs import open_directory
 from store.handoff import Tickets
+from store.inbox import Inbox
 from store.registrations import RegistrationRepo
 from store.repos import (
     AuditRepo,
@@ -47,6 +50,8 @@ ERASED_STORES = ("registrations", "screenings", "users", "subscribers", "unanswe
 ERASURES = "erasures"
 #: The stores a retention purge removes data from, and so rewrites.
 PURGED_STORES = ("registrations", "screenings", "users", "subscribers", "unanswered", "kv")
+#: The webhook inbox (``store.inbox``): opened on first use, or at start-up when it is on disk.
+INBOX = "inbox"
 
 #: ``actor`` recorded for actions the citizen or the system takes (no personal id in the audit).
 SYSTEM_ACTOR = 0
@@ -65,7 +70,10 @@ class Stores:
         self._databases: dict[str, Database] = {}
         self._deleters: dict[str, UserDeleter] = {}
         self._erasing = threading.RLock()  # one erasure at a time
+        self._inbox: Inbox | None = None
         open_directory(self.data_dir)
+        if (self.data_dir / RESTORE_MARKER).exists():  # part old data, part a backup's
+            raise RestoreUnfinishedError(self.data_dir / RESTORE_MARKER)
         try:
             for name in (*CORE_STORES, ERASURES, *self._stores_on_disk()):
                 self.database(name)
@@ -89,6 +97,8 @@ class Stores:
             # Staff members' first names as Telegram shows them (the desk's display names).
             self.staff_names = StaffNameRepo(self.database("staff_names"), clock=clock)
             self._deleters["staff_names"] = self.staff_names.delete_user
+            if INBOX in self._databases:  # updates a webhook stored: erased with the rest
+                self._deleters[INBOX] = self.inbox.delete_user
             self._finish_erasures()
         except BaseException:
             self.close()
@@ -116,6 +126,15 @@ class Stores:
         ``StoreOpenError`` kinds for a file of the wrong kind, a permission or a disk problem.
         """
         return cls(data_dir, clock=clock, compact_min_bytes=compact_min_bytes)
+
+    @property
+    def inbox(self) -> Inbox:
+        """The webhook inbox (``store.inbox``); its files are created on first use."""
+        if self._inbox is None:
+            self._inbox = Inbox(self.database(INBOX), clock=self._clock)
+            if INBOX not in self._deleters:
+                self.register_user_deleter(INBOX, self._inbox.delete_user)
+        return self._inbox
 
     def database(self, name: str) -> Database:
         """The durable store ``name`` in the data directory (e.g. a broadcast outbox)."""

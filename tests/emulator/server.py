@@ -24,13 +24,16 @@ import copy
 import json
 import math
 import mimetypes
+import string
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
+from urllib.parse import urlsplit
 
+import aiohttp
 from aiohttp import BodyPartReader, web
 
 from tests.emulator import factories
@@ -48,6 +51,12 @@ MAX_UPLOAD_BYTES = 50 * 1024 * 1024
 NOT_MODIFIED = (
     "Bad Request: message is not modified: specified new message content and reply markup are "
     "exactly the same as a current content and reply markup of the message"
+)
+WEBHOOK_SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
+WEBHOOK_PORTS = frozenset({80, 88, 443, 8443})
+WEBHOOK_CONFLICT = (
+    "Conflict: can't use getUpdates method while webhook is active; use deleteWebhook to delete "
+    "the webhook first"
 )
 QUERY_INVALID = "Bad Request: query is too old and response timeout expired or query ID is invalid"
 UNSUPPORTED = "Bad Request: method not supported by the test emulator"
@@ -254,10 +263,27 @@ class BotAPIEmulator:
         self._commands: dict[tuple[str, str], list[dict[str, Any]]] = {}
         self._menu_buttons: dict[int | None, dict[str, Any]] = {}
         self._reply_keyboards: dict[int, dict[str, Any] | None] = {}
+        #: The webhook set with setWebhook (url, secret_token, max_connections...), if any.
+        self.webhook: dict[str, Any] | None = None
+        #: Where webhook updates are really posted (the registered URL is https): tests point
+        #: it at the bot's plain-HTTP listener; the registered URL's path is kept.
+        self.webhook_target: str | None = None
+        #: Seconds between two attempts to deliver an update the webhook did not accept.
+        self.webhook_retry_delay = 0.05
+        #: Every webhook delivery attempt: (update_id, HTTP status or None when unreachable).
+        self.webhook_deliveries: list[tuple[int, int | None]] = []
+        #: Seconds from posting each delivery to its answer, in the same order.
+        self.webhook_latencies: list[float] = []
+        self._webhook_error: tuple[int, str] | None = None
+        self._webhook_task: asyncio.Task[None] | None = None
+        self._held: set[str] = set()
+        self._release = asyncio.Event()
         self._handlers: dict[str, Handler] = {
             "getMe": self._get_me,
             "getUpdates": self._get_updates,
             "deleteWebhook": self._delete_webhook,
+            "setWebhook": self._set_webhook,
+            "getWebhookInfo": self._get_webhook_info,
             "setMyCommands": self._set_my_commands,
             "getMyCommands": self._get_my_commands,
             "deleteMyCommands": self._delete_my_commands,
@@ -301,6 +327,10 @@ class BotAPIEmulator:
         """Answer the pending long polls and close the server."""
         self._closing = True
         self._changes.notify()
+        if self._webhook_task is not None:
+            self._webhook_task.cancel()
+            await asyncio.gather(self._webhook_task, return_exceptions=True)
+            self._webhook_task = None
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
@@ -379,6 +409,43 @@ class BotAPIEmulator:
     ) -> StoredFile:
         """Store a file as if a user had sent it; use its ``file_id`` in ``send_message``."""
         return self._store_file("documents", filename, mime_type, content)
+
+    def redeliver(self, update: dict[str, Any]) -> None:
+        """Queue an update already delivered once more, as Telegram does when it did not get
+        the webhook's answer (or as an attacker replaying a captured request would)."""
+        self._updates.append(copy.deepcopy(update))
+        self._changes.notify()
+
+    async def wait_until_delivered(
+        self, update_id: int, times: int = 1, timeout: float = 5.0
+    ) -> None:
+        """Wait until the webhook has accepted (2xx) the update ``update_id`` ``times`` times."""
+
+        def accepted() -> bool | None:
+            count = sum(
+                1 for uid, status in self.webhook_deliveries if uid == update_id and status == 200
+            )
+            return True if count >= times else None
+
+        try:
+            async with asyncio.timeout(timeout):
+                await self._changes.wait_for(accepted)
+        except TimeoutError:
+            raise TimeoutError(
+                f"update {update_id} not accepted {times} time(s) within {timeout}s: "
+                f"{self.webhook_deliveries[-10:]}"
+            ) from None
+
+    def hold(self, *methods: str) -> None:
+        """Keep calls of ``methods`` waiting, unanswered, until ``release()`` (a client that
+        goes away meanwhile, e.g. a killed bot, cancels its call: it is never recorded)."""
+        self._held.update(methods)
+        self._release.clear()
+
+    def release(self) -> None:
+        """Answer the held calls and stop holding."""
+        self._held.clear()
+        self._release.set()
 
     # == injecting updates =================================================================
 
@@ -641,6 +708,8 @@ class BotAPIEmulator:
             failure = ApiError(400, _spec_description(spec.name, error))
             return self._answer(spec.name, raw, failure, rejected=True, uploads=uploads)
         handler = self._handlers.get(spec.name)
+        if spec.name in self._held:
+            await self._release.wait()
         try:
             if handler is None:
                 raise ApiError(400, UNSUPPORTED)
@@ -816,6 +885,8 @@ class BotAPIEmulator:
         return self.bot_user
 
     async def _get_updates(self, params: dict[str, Any]) -> list[dict[str, Any]]:
+        if self.webhook is not None:
+            raise ApiError(409, WEBHOOK_CONFLICT)
         offset = params.get("offset", 0)
         if offset > 0:
             self._confirm(offset)
@@ -865,7 +936,106 @@ class BotAPIEmulator:
     async def _delete_webhook(self, params: dict[str, Any]) -> bool:
         if params.get("drop_pending_updates"):
             self._updates.clear()
+        self.webhook = None
+        self._webhook_error = None
+        self._changes.notify()
         return True
+
+    async def _set_webhook(self, params: dict[str, Any]) -> bool:
+        url = params["url"]
+        if url == "":  # "Use an empty string to remove webhook integration."
+            return await self._delete_webhook(params)
+        parts = urlsplit(url)
+        if parts.scheme != "https" or not parts.hostname:
+            raise bad_request("bad webhook: An HTTPS URL must be provided for webhook")
+        if (parts.port or 443) not in WEBHOOK_PORTS:
+            raise bad_request(
+                "bad webhook: Webhook can be set up only on ports 80, 88, 443 or 8443"
+            )
+        secret = params.get("secret_token")
+        allowed_chars = set(string.ascii_letters + string.digits + "_-")
+        if secret is not None and not (1 <= len(secret) <= 256 and set(secret) <= allowed_chars):
+            raise bad_request("secret token contains unallowed characters")
+        connections = params.get("max_connections", 40)
+        if not 1 <= connections <= 100:
+            raise bad_request("bad webhook: max_connections must be between 1 and 100 (emulator)")
+        if params.get("drop_pending_updates"):
+            self._updates.clear()
+        if "allowed_updates" in params:
+            allowed = params["allowed_updates"]
+            self._allowed_updates = frozenset(allowed) if allowed else None
+        self.webhook = {"url": url, "secret_token": secret, "max_connections": connections}
+        self._webhook_error = None
+        if self._webhook_task is None or self._webhook_task.done():
+            self._webhook_task = asyncio.create_task(self._deliver_webhook(), name="webhook")
+        self._changes.notify()
+        return True
+
+    async def _get_webhook_info(self, params: dict[str, Any]) -> dict[str, Any]:
+        info: dict[str, Any] = {
+            "url": self.webhook["url"] if self.webhook else "",
+            "has_custom_certificate": False,
+            "pending_update_count": len(self._updates),
+        }
+        if self.webhook is not None:
+            info["max_connections"] = self.webhook["max_connections"]
+            if self._allowed_updates is not None:
+                info["allowed_updates"] = sorted(self._allowed_updates)
+        if self._webhook_error is not None:
+            info["last_error_date"], info["last_error_message"] = self._webhook_error
+        return info
+
+    async def _deliver_webhook(self) -> None:
+        """Post pending updates to the webhook one at a time, oldest first, each until it is
+        answered 2xx (Telegram retries a refused update later; so does this, sooner)."""
+
+        def probe() -> list[dict[str, Any]] | None:
+            if self._closing or self.webhook is None:
+                return []
+            return self._deliverable(1) or None
+
+        async with aiohttp.ClientSession() as session:
+            while True:
+                batch = await self._changes.wait_for(probe)
+                if not batch or self.webhook is None:
+                    return
+                update = batch[0]
+                hook = self.webhook
+                path = urlsplit(hook["url"])
+                target = hook["url"]
+                if self.webhook_target is not None:
+                    target = self.webhook_target.rstrip("/") + (path.path or "/")
+                headers = {"Content-Type": "application/json"}
+                if hook["secret_token"]:
+                    headers[WEBHOOK_SECRET_HEADER] = hook["secret_token"]
+                status: int | None = None
+                posted = time.perf_counter()
+                try:
+                    async with session.post(
+                        target,
+                        data=json.dumps(update),
+                        headers=headers,
+                        timeout=aiohttp.ClientTimeout(total=10),
+                    ) as response:
+                        await response.read()
+                        status = response.status
+                        error = f"Wrong response from the webhook: {status} {response.reason}"
+                except (aiohttp.ClientError, TimeoutError) as exc:
+                    error = f"Connection refused ({type(exc).__name__})"
+                self.webhook_deliveries.append((update["update_id"], status))
+                self.webhook_latencies.append(time.perf_counter() - posted)
+                if status is not None and 200 <= status < 300:
+                    for index, pending in enumerate(self._updates):
+                        if pending["update_id"] == update["update_id"]:
+                            del self._updates[index]
+                            break
+                    if update["update_id"] + 1 > self._confirmed_offset:
+                        self._confirmed_offset = update["update_id"] + 1
+                    self._changes.notify()
+                    continue
+                self._webhook_error = (factories.now(), error)
+                self._changes.notify()
+                await asyncio.sleep(self.webhook_retry_delay)
 
     async def _set_my_commands(self, params: dict[str, Any]) -> bool:
         commands = params["commands"]

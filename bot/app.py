@@ -170,7 +170,7 @@ def _watch(app: AnyApplication, services: Services) -> None:
     def running_broadcasts() -> list[dict[str, int]]:
         manager = app.bot_data.get(delivery.SERVICE_KEY)
         deliveries = list(getattr(manager, "deliveries", {}).values())
-        return [delivery.progress().figures.as_dict() for delivery in deliveries]
+        return [running.progress().figures.as_dict() for running in deliveries]
 
     def faq_counts() -> tuple[int, int]:
         stores = services.stores

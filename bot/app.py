@@ -36,6 +36,7 @@ from bot.handlers import (
     handoff,
     leads,
     nik_guard,
+    queue,
     registration,
     reports,
     search,
@@ -116,7 +117,8 @@ def build_application(
     if services is not None:
         app.bot_data["services"] = services
 
-    followup.register_early(app)  # -5: staff names; -2: its prompts, /antrian in a group
+    followup.register_early(app)  # -5: staff names; -2: its prompts
+    queue.register_early(app)  # -2: /antrian in a group
     nik_guard.register_first(app)  # group -3: a NIK typed anywhere leaves the chat at once
     staff.register_early(app)  # group -2: desk commands typed in a group
     leads.register_early(app)  # group -2: replies to the desk's prompts (notes, reasons)
@@ -127,7 +129,7 @@ def build_application(
     handoff.register(app)  # /petugas
     leads.register(app)  # the desk: /pendaftar
     search.register(app)  # /cari
-    followup.register(app)  # /antrian, the daily follow-up digest
+    queue.register(app)  # /antrian, the daily follow-up digest
     reports.register(app)  # /ekspor /statistik
     unanswered.register(app)  # /pertanyaan
     screening_handlers.register(app)  # a flow that owns text while active: before free text

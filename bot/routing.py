@@ -200,12 +200,14 @@ router = Router()
 #: ``python -m bot ask``, so checking data first imports every area).
 AREAS = (
     "bot.delivery",
+    "bot.handlers.assign",
     "bot.handlers.broadcast",
     "bot.handlers.data_rights",
     "bot.handlers.faq",
     "bot.handlers.followup",
     "bot.handlers.handoff",
     "bot.handlers.leads",
+    "bot.handlers.queue",
     "bot.handlers.registration",
     "bot.handlers.registration_form",
     "bot.handlers.reports",

@@ -3,6 +3,10 @@
 ``topics.yaml`` lists the topics in menu order; every other YAML file in the directory holds
 ``entries``. :func:`validate_knowledge_base` reports every defect it finds (schema, references,
 sizes, Telegram HTML); :func:`load_knowledge_base` refuses to build from defective data.
+
+Longer than ~600 lines on purpose: the types, the loader and the checker (``_Checker``, most of
+the module) read the same YAML shapes, and keeping them together keeps a field's type and its
+check in one place.
 """
 
 from __future__ import annotations

@@ -2,6 +2,10 @@
 
 Pure Python and deterministic (no Telegram, no event loop). The bot keeps the answers as a
 JSON-ready dict keyed by question id and asks the engine what to do with them.
+
+Longer than ~600 lines on purpose: most of it is one class, :class:`Engine`, whose methods share
+the questionnaire's order and conditions (next step, validation, review, evaluation, the
+explanation of a result); the parsing and formatting helpers above it are what it alone uses.
 """
 
 from __future__ import annotations

@@ -3,6 +3,10 @@
 The YAML files under ``screening/data`` are converted once into frozen objects. Loaders fail
 fast with :class:`ScreeningDataError` naming the file, the entry and the problem; the fuller
 cross-reference checks live in :mod:`screening.validate`.
+
+Longer than ~600 lines on purpose: it is one schema (about fifty small frozen types and their
+loaders, each next to the YAML shape it reads); split by file it would scatter the types that
+refer to one another (a question's choices, a rule's conditions, the texts both use).
 """
 
 from __future__ import annotations

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 import yaml
 
-from bot.handlers.followup import DIGEST_JOB
+from bot.handlers.queue import DIGEST_JOB
 from bot.i18n import Texts
 from store import Stores, clock
 from tests.emulator import BotAPIEmulator

@@ -28,6 +28,8 @@ HANDOFFS = {
     # the follow-up desk's card lines are rendered by the card; its buttons reopen the card
     "followup": {"staff", "leads", "followup_card"},
     "followup_card": {"staff"},
+    "queue": {"staff", "followup", "followup_card"},  # a card opened from the queue
+    "assign": {"staff", "followup", "followup_card"},  # its buttons reopen the card
     "nik_guard": {"registration_form"},  # leaves the registration's NIK and phone steps to it
 }
 

@@ -1,5 +1,8 @@
 """The eligibility questionnaire (/cekkelayakan): one flow (``bot.flow``) and a step pointer.
 
+(About 640 lines: one handler per declared ``scr:`` action, each short; the questionnaire's logic
+is in :mod:`screening.engine`, not here.)
+
 The questions, their order and conditions, validation and the result all come from
 ``screening.engine.Engine``; this module only shows the current step and applies what the citizen
 taps or types. The session is the state of the user's active flow, as JSON data::

@@ -164,6 +164,7 @@ class Router:
 
     def register(self, app: Application) -> None:
         """Every declared action behind one handler (registered after the features' others)."""
+        _declare_all()  # an area with buttons only (no command) is imported here
         missing = [a.head for a in self.actions.values() if a.handler is None]
         if missing:
             raise RuntimeError(f"callback actions without a handler: {missing}")

@@ -52,6 +52,7 @@ from bot.handlers.staff import (
     audit,
     handles,
     position,
+    prompt_answer,
 )
 from bot.i18n import Markup, Texts
 from bot.routing import Stale
@@ -427,17 +428,11 @@ async def _schedule_prompt(
 
 async def prompt_reply(update: Update, context: Context) -> None:
     """A note or a date typed after its prompt (as a reply to it, or as the next message)."""
+    prompt = prompt_answer(update, context, FOLLOWUP_PROMPT)
     message = update.message
+    if prompt is None or message is None or message.from_user is None:
+        return
     svc = services(context)
-    if message is None or message.from_user is None:
-        return
-    if not svc.config.staff.is_staff(message.from_user.id):
-        return
-    prompt = flow.state(context, FOLLOWUP_PROMPT)
-    target = message.reply_to_message
-    if prompt is None or (target is not None and target.message_id != prompt["message_id"]):
-        return  # a reply to another message: not this prompt's answer
-    prompt = dict(prompt)
     lang = await svc.language(message.from_user)
     text = (message.text or "").strip()
     if not text:

@@ -33,6 +33,7 @@ from bot.handlers.staff import (
     Context,
     audit,
     handles,
+    prompt_answer,
     shorten,
     staff_lang,
 )
@@ -166,15 +167,10 @@ async def search_reply(update: Update, context: Context) -> None:
     """The text a staff member types after the search prompt (a reply to it, or the next
     message): search once, and end the prompt."""
     message = update.message
+    if prompt_answer(update, context, STAFF_SEARCH) is None or message is None:
+        return
+    assert message.from_user is not None
     svc = services(context)
-    if message is None or message.from_user is None:
-        return
-    if not svc.config.staff.is_staff(message.from_user.id):
-        return
-    prompt = flow.state(context, STAFF_SEARCH)
-    target = message.reply_to_message
-    if prompt is None or (target is not None and target.message_id != prompt["message_id"]):
-        return  # a reply to another message: not this prompt's answer
     lang = await svc.language(message.from_user)
     await flow.end(update, context, STAFF_SEARCH)
     await run_search(update, context, lang, message.text or "")

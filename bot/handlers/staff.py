@@ -66,6 +66,7 @@ from telegram.ext import (
     filters,
 )
 
+from bot import flow
 from bot.i18n import Markup, Texts
 from bot.routing import Action, Stale, router
 from bot.services import Services, services
@@ -205,6 +206,21 @@ async def staff_lang(update: Update, context: Context) -> str | None:
     else:
         await reply(update, svc.texts.render("staff_only", lang))
     return None
+
+
+def prompt_answer(update: Update, context: Context, name: str) -> dict[str, Any] | None:
+    """The state of prompt flow ``name`` if this message from a staff member answers it: a
+    reply to the prompt, or simply the next message (a reply to another message is not)."""
+    message = update.message
+    if message is None or message.from_user is None:
+        return None
+    if not services(context).config.staff.is_staff(message.from_user.id):
+        return None
+    prompt = flow.state(context, name)
+    target = message.reply_to_message
+    if prompt is None or (target is not None and target.message_id != prompt["message_id"]):
+        return None
+    return dict(prompt)
 
 
 def private_link(context: Context) -> Markup:

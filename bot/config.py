@@ -52,6 +52,8 @@ class StaffConfig:
 class DeskConfig:
     #: The hour (0-23, in ``bot.timezone``) of each staff member's daily follow-up digest.
     digest_hour: int = 8
+    #: How long a staff member can undo their last status change (single or bulk), in minutes.
+    undo_minutes: int = 5
 
 
 @dataclass(frozen=True)
@@ -161,7 +163,7 @@ class _Reader:
 _KNOWN_KEYS = {
     "bot": {"default_language", "data_dir", "timezone"},
     "staff": {"admins", "staff", "group_chat_id", "names"},
-    "desk": {"digest_hour"},
+    "desk": {"digest_hour", "undo_minutes"},
     "faq": {"threshold", "margin", "max_suggestions"},
     "screening": {"reference_date"},
     "privacy": {"retention_days"},
@@ -237,7 +239,10 @@ def load_config(
     hour = r.number(desk_raw, "desk.digest_hour", 8, 0, 23)
     if hour != int(hour):
         r.problem("desk.digest_hour", f"must be a whole hour from 0 to 23, got {hour!r}")
-    desk = DeskConfig(digest_hour=int(hour))
+    undo = r.number(desk_raw, "desk.undo_minutes", 5, 1, 120)
+    if undo != int(undo):
+        r.problem("desk.undo_minutes", f"must be whole minutes from 1 to 120, got {undo!r}")
+    desk = DeskConfig(digest_hour=int(hour), undo_minutes=int(undo))
 
     faq_raw = r.section("faq")
     faq = FaqConfig(

@@ -203,6 +203,7 @@ AREAS = (
     "bot.delivery",
     "bot.handlers.assign",
     "bot.handlers.broadcast",
+    "bot.handlers.bulk",
     "bot.handlers.data_rights",
     "bot.handlers.faq",
     "bot.handlers.followup",

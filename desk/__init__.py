@@ -6,8 +6,10 @@ read and checked as part of the one text catalog (:mod:`catalog`, keys ``desk.<s
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import catalog
 from store.clock import local
@@ -32,6 +34,20 @@ def labels(section: str, lang: str) -> dict[str, str]:
     if not found:
         raise KeyError(section)
     return found
+
+
+def reason_label(record: Mapping[str, Any], reasons: Mapping[str, str]) -> str | None:
+    """Why a lead is where it is, in words: the reason id's label from ``reasons`` (the
+    "reasons" labels; an old record may hold the label itself), with the typed text of an
+    ``other`` reason."""
+    reason = record.get("status_reason")
+    typed = record.get("status_reason_text")
+    if not reason:
+        return typed or None
+    label = reasons.get(reason, reason)
+    if not typed:
+        return label
+    return typed if reason == "other" else f"{label}: {typed}"
 
 
 def optional_labels(section: str, lang: str) -> dict[str, str]:

@@ -45,7 +45,7 @@ from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.worksheet import Worksheet
 
-from desk import labels, local_datetime, optional_labels, text
+from desk import labels, local_datetime, optional_labels, reason_label, text
 from screening.identity import load_wilayah
 from store import clock
 from store.registrations import STATUSES, matches
@@ -193,14 +193,7 @@ class RowBuilder:
 
     def _reason(self, record: Mapping[str, Any]) -> str | None:
         """The reason's label (an id, or an old record's Indonesian label), and a typed text."""
-        reason = record.get("status_reason")
-        typed = record.get("status_reason_text")
-        if not reason:
-            return typed or None
-        label = self.reasons.get(reason, reason)
-        if not typed:
-            return label
-        return typed if reason == "other" else f"{label}: {typed}"
+        return reason_label(record, self.reasons)
 
     def _assigned(self, record: Mapping[str, Any]) -> str | None:
         who = record.get("assigned_to")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any, NamedTuple
 
 from store.clock import Clock, iso, local_date, utc_now, zone
@@ -15,6 +15,8 @@ from store.lead_index import Hit, IndexedCollection, LeadIndex
 
 TABLE = "registrations"
 COUNTERS = "counters"
+#: Per staff member, the last status change (single or bulk) that can be undone.
+UNDO = "status_undo"
 
 STATUSES = ("baru", "dihubungi", "ikut_pelatihan", "lulus_pelatihan", "berangkat", "tidak_lanjut")
 #: A registration in a closed status no longer counts as the citizen's active one.
@@ -38,6 +40,7 @@ SYSTEM_FIELDS = frozenset(
         "chat_id",
         "status",
         "status_reason",
+        "status_reason_text",
         "notes",
         "history",
         "assigned_to",
@@ -79,6 +82,7 @@ class RegistrationRepo:
             database.table(TABLE, indexes=("user_id", "nik")), LeadIndex()
         )
         self._counters = database.table(COUNTERS)
+        self._undo = database.table(UNDO)
 
     # -- lookups --------------------------------------------------------------------------
 
@@ -204,23 +208,101 @@ class RegistrationRepo:
         return record
 
     def set_status(
-        self, reg_no: str, status: str, *, actor: int, reason: str | None = None
+        self,
+        reg_no: str,
+        status: str,
+        *,
+        actor: int,
+        reason: str | None = None,
+        reason_text: str | None = None,
     ) -> Doc:
-        """Move a registration to a follow-up status (``tidak_lanjut`` needs a reason)."""
-        if status not in STATUSES:
-            raise StatusError("unknown_status", status, STATUSES)
-        if status in REASON_REQUIRED and not (reason and reason.strip()):
-            raise StatusError("reason_required", status, STATUSES)
+        """Move a registration to a follow-up status (``tidak_lanjut`` needs a reason: an id
+        such as ``unreachable``, or ``other`` with the typed ``reason_text``). The change can
+        be undone by the same staff member for a while (:meth:`undo_last`)."""
+        _check_status(status, reason)
         with self.database.locked():
             record = self._require(reg_no)
-            if record["status"] == status and record["status_reason"] == reason:
+            if (
+                record["status"] == status
+                and record["status_reason"] == reason
+                and record.get("status_reason_text") == reason_text
+            ):
                 return record
             now = iso(self._clock())
-            change = {"at": now, "by": actor, "change": "status", "from": record["status"]}
-            record.update(status=status, status_reason=reason, updated_at=now)
-            record["history"].append({**change, "to": status})
-            self._records.put(reg_no, record)
+            undo = {"at": now, "actor": actor, "kind": "single", "changes": []}
+            _move(record, status, reason, reason_text, actor, now, undo)
+            with self.database.batch() as batch:
+                batch.put(TABLE, reg_no, record)
+                batch.put(UNDO, str(actor), undo)
+            if self._records.index.built:
+                self._records.index.put(record)
             return record
+
+    def bulk_set_status(
+        self, reg_nos: list[str], status: str, *, actor: int, reason: str | None = None
+    ) -> int:
+        """Move every registration of ``reg_nos`` not yet in ``status`` to it, in one atomic
+        write; returns how many moved. Undone as one by :meth:`undo_last`."""
+        _check_status(status, reason)
+        with self.database.locked():
+            now = iso(self._clock())
+            undo = {"at": now, "actor": actor, "kind": "bulk", "changes": []}
+            moved = []
+            for reg_no in dict.fromkeys(reg_nos):
+                record = self._records.get(reg_no)
+                if record is None or "anonymised_at" in record or record["status"] == status:
+                    continue
+                _move(record, status, reason, None, actor, now, undo)
+                moved.append(record)
+            if moved:
+                with self.database.batch() as batch:
+                    for record in moved:
+                        batch.put(TABLE, record["reg_no"], record)
+                    batch.put(UNDO, str(actor), undo)
+                if self._records.index.built:
+                    for record in moved:
+                        self._records.index.put(record)
+            return len(moved)
+
+    def last_change(self, actor: int) -> Doc | None:
+        """The staff member's last status change that can still be undone, if any."""
+        return self._undo.get(str(actor))
+
+    def undo_last(self, actor: int, *, within: timedelta) -> UndoResult:
+        """Put back the statuses the staff member's last change (single or bulk) replaced, if it
+        is younger than ``within``; a registration changed since is left as it is (counted)."""
+        with self.database.locked():
+            undo = self._undo.get(str(actor))
+            if undo is None:
+                return UndoResult("nothing", 0, 0)
+            now = self._clock()
+            if now - datetime.fromisoformat(undo["at"]) > within:
+                self._undo.delete(str(actor))
+                return UndoResult("expired", 0, 0, undo["kind"])
+            stamp = iso(now)
+            restored, skipped = [], 0
+            for change in undo["changes"]:
+                record = self._records.get(change["reg_no"])
+                if record is None or _status_changes(record) != change["changes"]:
+                    skipped += 1  # erased, or changed again since: left as it is
+                    continue
+                entry = {"at": stamp, "by": actor, "change": "status", "from": record["status"]}
+                record.update(
+                    status=change["status"],
+                    status_reason=change["reason"],
+                    status_reason_text=change["reason_text"],
+                    updated_at=stamp,
+                )
+                record["history"].append({**entry, "to": change["status"], "undo": True})
+                restored.append(record)
+            with self.database.batch() as batch:
+                for record in restored:
+                    batch.put(TABLE, record["reg_no"], record)
+                batch.delete(UNDO, str(actor))
+            if self._records.index.built:
+                for record in restored:
+                    self._records.index.put(record)
+            return UndoResult("undone", len(restored), skipped, undo["kind"])
 
     def add_note(self, reg_no: str, text: str, *, actor: int) -> Doc:
         """Append a staff note."""
@@ -416,6 +498,55 @@ class FollowUpRow(NamedTuple):
     attempts: int
     last_contact: str | None
     next_follow_up: str | None
+
+
+@dataclass(frozen=True)
+class UndoResult:
+    """What :meth:`RegistrationRepo.undo_last` did: ``undone``, ``expired`` or ``nothing``."""
+
+    outcome: str
+    restored: int
+    skipped: int
+    kind: str = "single"
+
+
+def _check_status(status: str, reason: str | None) -> None:
+    if status not in STATUSES:
+        raise StatusError("unknown_status", status, STATUSES)
+    if status in REASON_REQUIRED and not (reason and reason.strip()):
+        raise StatusError("reason_required", status, STATUSES)
+
+
+def _move(
+    record: Doc,
+    status: str,
+    reason: str | None,
+    reason_text: str | None,
+    actor: int,
+    now: str,
+    undo: Doc,
+) -> None:
+    """Change ``record``'s status in memory, with its history line and what undo needs (the
+    number and statuses only: no personal data in the undo log)."""
+    undo["changes"].append(
+        {
+            "reg_no": record["reg_no"],
+            "status": record["status"],
+            "reason": record.get("status_reason"),
+            "reason_text": record.get("status_reason_text"),
+            # the status changes the record will have had: one more means changed again since
+            "changes": _status_changes(record) + 1,
+        }
+    )
+    change = {"at": now, "by": actor, "change": "status", "from": record["status"]}
+    record.update(
+        status=status, status_reason=reason, status_reason_text=reason_text, updated_at=now
+    )
+    record["history"].append({**change, "to": status})
+
+
+def _status_changes(record: Mapping[str, Any]) -> int:
+    return sum(1 for entry in record.get("history") or () if entry.get("change") == "status")
 
 
 def _newest_active(records: list[Doc]) -> Doc | None:

@@ -21,9 +21,10 @@ HANDOFFS = {
     "screening": {"faq"},
     "handoff": {"staff"},  # /tutup is refused to non-staff like the desk's commands
     # the desk's three screens share its callback actions, roles and filters in words
-    "leads": {"staff", "search", "followup_card"},  # "/pendaftar Siti" is a search
+    "leads": {"staff", "search", "followup_card", "bulk"},  # "/pendaftar Siti" is a search
     "reports": {"staff"},
     "search": {"staff"},
+    "bulk": {"staff"},
     "unanswered": {"staff"},
     # the follow-up desk's card lines are rendered by the card; its buttons reopen the card
     "followup": {"staff", "leads", "followup_card"},

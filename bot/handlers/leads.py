@@ -25,7 +25,7 @@ from telegram.ext import (
 
 from bot import flow
 from bot.config import Config
-from bot.handlers import search
+from bot.handlers import bulk, search
 from bot.handlers.followup_card import card_lines, card_row, change_text, list_suffix
 from bot.handlers.staff import (
     CARD,
@@ -39,6 +39,7 @@ from bot.handlers.staff import (
     REASONS,
     SEARCH,
     STATUS,
+    STATUS_CONFIRMED,
     Context,
     audit,
     decode_filters,
@@ -53,8 +54,8 @@ from bot.handlers.staff import (
 from bot.i18n import Markup, Texts
 from bot.routing import Stale
 from bot.services import Services, services
-from bot.ui import Button, answer, keyboard, reply, show
-from desk import labels
+from bot.ui import Button, answer, button, keyboard, reply, show
+from desk import labels, optional_labels, reason_label
 from desk.export import ExportFilters
 from desk.filters import CHOICES, FIELDS, FilterError, encode_filters, parse_filter_args
 from screening.identity import format_phone, load_wilayah, mask_nik
@@ -68,7 +69,10 @@ MAX_NOTE_CHARS = 1000
 MAX_REASON_CHARS = 300
 MAX_NOTE_SHOWN = 300
 DROPPED = "tidak_lanjut"
-#: Preset reasons for "tidak lanjut"; the stored reason is the Indonesian label.
+#: Statuses that look final: the card asks "are you sure?" before setting them ("tidak lanjut"
+#: is confirmed by picking its reason).
+CONFIRMED_STATUSES = frozenset({"berangkat"})
+#: Preset reasons for "tidak lanjut"; the record keeps the id (labels: desk "reasons").
 PRESET_REASONS = ("unreachable", "withdrew", "not_eligible", "duplicate")
 REG_NO = re.compile(r"SRG-\d{4}-\d{6}")
 
@@ -125,7 +129,12 @@ async def prompt_reply(update: Update, context: Context) -> None:
         else:
             before = await svc.call(regs.get, reg_no)
             record = await svc.call(
-                regs.set_status, reg_no, DROPPED, actor=actor, reason=text[:MAX_REASON_CHARS]
+                regs.set_status,
+                reg_no,
+                DROPPED,
+                actor=actor,
+                reason="other",
+                reason_text=text[:MAX_REASON_CHARS],
             )
             old = before["status"] if before else None
             await audit(
@@ -213,6 +222,8 @@ async def list_screen(
                 (texts.get("btn_staff_export_csv", lang), EXPORT.data("c", code)),
             ]
         )
+    if records and code:  # a filtered list (e.g. a training batch) can change all at once
+        rows.append([bulk.bulk_button(texts, lang, len(records), code)])
     return Markup(f"{title}\n\n{body}{hint}"), keyboard(rows)
 
 
@@ -360,7 +371,7 @@ def render_card(
     nik = record.get("nik")
     phone = record.get("phone")
     status = record.get("status") or ""
-    reason = record.get("status_reason")
+    reason = reason_label(record, optional_labels("reasons", lang))
     notes = [
         texts.render(
             "staff_note_line",
@@ -449,11 +460,21 @@ async def _record(svc: Services, reg_no: str) -> dict[str, Any] | None:
 
 
 async def _show_card(
-    update: Update, svc: Services, record: Mapping[str, Any], lang: str, at: tuple[int, str]
+    update: Update,
+    svc: Services,
+    record: Mapping[str, Any],
+    lang: str,
+    at: tuple[int, str],
+    *,
+    first_row: list[Button] | None = None,
 ) -> None:
     user = update.effective_user
     text = await _card_text(svc, record, lang, user.id if user else 0)
-    await show(update, text, _card_keyboard(svc.texts, record, lang, at))
+    markup = _card_keyboard(svc.texts, record, lang, at)
+    if first_row:  # e.g. "undo" right after a change
+        extra = [button(label, data) for label, data in first_row]
+        markup = InlineKeyboardMarkup([extra, *markup.inline_keyboard])
+    await show(update, text, markup)
 
 
 async def _not_found(update: Update, svc: Services, reg_no: str, lang: str) -> None:
@@ -467,9 +488,18 @@ async def _not_found(update: Update, svc: Services, reg_no: str, lang: str) -> N
 
 
 async def _change_status(
-    update: Update, svc: Services, lang: str, reg_no: str, spec: str, at: tuple[int, str]
+    update: Update,
+    svc: Services,
+    lang: str,
+    reg_no: str,
+    spec: str,
+    at: tuple[int, str],
+    *,
+    confirmed: bool = False,
 ) -> None:
-    """``spec`` is a status index, with ``.<reason index>`` for "tidak lanjut"."""
+    """``spec`` is a status index, with ``.<reason index>`` for "tidak lanjut". "Berangkat"
+    asks for a confirmation first (``confirmed`` once given); every change can be undone for
+    a few minutes (:mod:`bot.handlers.bulk`)."""
     query = update.callback_query
     assert query is not None
     status_index, _, reason_index = spec.partition(".")
@@ -482,9 +512,13 @@ async def _change_status(
     if record is None:
         await _not_found(update, svc, reg_no, lang)
         return
-    reason = svc.texts.get(f"btn_staff_reason_{reason_key}", "id") if reason_key else None
+    reason = reason_key
     if (status == DROPPED) != (reason is not None) or record["status"] == status:
         raise Stale(spec)  # only "tidak lanjut" takes a reason; the current status has no button
+    if status in CONFIRMED_STATUSES and not confirmed:
+        await answer(query)
+        await show(update, *bulk.confirm_status_screen(svc, lang, record, spec, at))
+        return
     try:
         updated = await svc.call(
             svc.stores.registrations.set_status,
@@ -503,7 +537,7 @@ async def _change_status(
     await audit(svc, query.from_user.id, "lead_status", reg_no, **details)
     label = labels("statuses", lang).get(status, status)
     await answer(query, svc.texts.get("staff_status_changed", lang).format(status=label))
-    await _show_card(update, svc, updated, lang, at)
+    await _show_card(update, svc, updated, lang, at, first_row=[bulk.undo_button(svc, lang)])
 
 
 def reason_screen(texts: Texts, lang: str, reg_no: str, at: tuple[int, str]) -> tuple[Markup, Any]:
@@ -561,6 +595,15 @@ async def _status(
     update: Update, context: Context, lang: str, reg_no: str, spec: str, page: str, code: str
 ) -> None:
     await _change_status(update, services(context), lang, reg_no, spec, position(page, code))
+
+
+@handles(STATUS_CONFIRMED)
+async def _status_confirmed(
+    update: Update, context: Context, lang: str, reg_no: str, spec: str, page: str, code: str
+) -> None:
+    """A status that looks final (berangkat), confirmed."""
+    at = position(page, code)
+    await _change_status(update, services(context), lang, reg_no, spec, at, confirmed=True)
 
 
 @handles(REASONS)

@@ -26,6 +26,13 @@ chats only, the number of fields checked) and handled in the modules above:
     st:u:<page>                         unanswered question groups
     st:uh:<question id>:<page>          mark the group holding that question as handled
 
+    Bulk and safe changes (bot.handlers.bulk):
+    st:b:<code>                         change the status of every lead of a filtered list
+    st:bs:<status>:<code>               ... to that status (index): confirm, with the count
+    st:by:<status>:<count>:<code>       confirmed: apply (refused if the count changed since)
+    st:bu                               undo the staff member's last status change (or bulk one)
+    st:sy:<reg_no>:<status>:<page>:<code>   a status that looks final (berangkat), confirmed
+
     Search (bot.handlers.search):
     st:q                                ask for the search text (a ForceReply prompt)
     st:qp:<page>                        a page of the last search's results
@@ -102,6 +109,13 @@ NOTE_PROMPT = _desk("st", "n", "reg_no", "page", "code")
 EXPORT = _desk("st", "e", "format", "code")
 UNANSWERED = _desk("st", "u", "page")
 MARK = _desk("st", "uh", "question", "page")
+
+# -- bulk and safe changes: see bot.handlers.bulk
+BULK = _desk("st", "b", "code")
+BULK_STATUS = _desk("st", "bs", "status", "code")
+BULK_APPLY = _desk("st", "by", "status", "count", "code")
+UNDO = _desk("st", "bu")
+STATUS_CONFIRMED = _desk("st", "sy", "reg_no", "status", "page", "code")
 
 # -- search: see bot.handlers.search
 SEARCH = _desk("st", "q")

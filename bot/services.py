@@ -54,7 +54,7 @@ class Services:
             margin=config.faq.margin,
             max_suggestions=config.faq.max_suggestions,
         )
-        db = await AsyncStores.open(config.data_dir)
+        db = await AsyncStores.open(config.data_dir, database_url=config.database_url)
         return cls(config, Texts.load(), kb, matcher, db.stores, db)
 
     async def close(self) -> None:

@@ -597,7 +597,8 @@ def copy_stores(source: Stores, url: str, *, force: bool = False) -> list[Copied
     """Copy every store of an opened (embedded) ``Stores`` into the PostgreSQL database ``url``
     in one transaction: all of it or nothing. The target must be migrated and hold no
     document, unless ``force``, which replaces everything in it. The counts per collection are
-    compared inside the transaction (a mismatch rolls it back) and returned."""
+    compared inside the transaction (a mismatch rolls it back) and returned; the table is
+    analysed afterwards."""
     where = describe(url)
     expected: dict[tuple[str, str], int] = {}
     with connect(url) as conn:
@@ -636,4 +637,7 @@ def copy_stores(source: Stores, url: str, *, force: bool = False) -> list[Copied
             ]
             if not all(count.ok for count in counts):
                 raise CopyMismatchError(where, counts=counts)
+        # Fresh statistics, or the planner scans a whole collection for an indexed lookup
+        # until autovacuum gets to it (measured: 9 ms instead of 0.05 ms at 10k).
+        conn.execute("ANALYZE docs")
         return counts

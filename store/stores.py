@@ -72,8 +72,7 @@ class Stores:
         self._deleters: dict[str, UserDeleter] = {}
         self._erasing = threading.RLock()  # one erasure at a time
         self._backend: PgBackend | None = None
-        if not database_url:
-            open_directory(self.data_dir)
+        open_directory(self.data_dir)  # on PostgreSQL too: exports and charts wait there
         try:
             if database_url:
                 from store.pg import PgBackend  # psycopg only when PostgreSQL is used

@@ -40,6 +40,7 @@ from store.pg import (
     schema_version,
 )
 from store.registrations import RegistrationRepo
+from tests import pgcluster
 from tests.backends import Backend
 from tests.emulator import BotAPIEmulator
 from tests.harness import REPO, BotHarness, make_config
@@ -415,3 +416,13 @@ async def test_the_bot_keeps_its_data_in_postgresql(bot: BotHarness, pg: Backend
     assert stores.backend == "postgresql"
     assert stores.registrations.get_by_nik(NIK)["user_id"] == CITIZEN  # type: ignore[index]
     assert not pg.data_dir.exists() or not any(pg.data_dir.glob("*.journal"))
+
+
+def test_without_a_server_the_postgresql_tests_fail_and_say_how_to_get_one(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv(pgcluster.ENV_URL, raising=False)
+    monkeypatch.setattr(pgcluster.shutil, "which", lambda name: None)
+    monkeypatch.setattr(pgcluster.glob, "glob", lambda pattern: [])
+    with pytest.raises(pgcluster.NoServerError, match="apt-get install -y postgresql"):
+        pgcluster.start()

@@ -7,7 +7,6 @@ import asyncio
 import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta, timezone
-from pathlib import Path
 
 import pytest
 
@@ -30,7 +29,7 @@ from desk.broadcast import (
     Unreachable,
     resolve_audience,
 )
-from store import Database, Stores
+from store import Database
 from store.pg import PgBackend, PgDatabase
 from tests.backends import Backend
 
@@ -306,8 +305,8 @@ def test_outbox_lifecycle(database: Database) -> None:
         outbox.resume("1")
 
 
-def test_audiences(tmp_path: Path) -> None:
-    with Stores.open(tmp_path / "data") as stores:
+def test_audiences(store_backend: Backend) -> None:
+    with store_backend.open() as stores:
         for user in (1, 2, 3):
             stores.subscribers.subscribe(user, user, source="test")
         stores.subscribers.unsubscribe(2)

@@ -17,8 +17,10 @@ $(STAMP): pyproject.toml
 run: $(STAMP)
 	@$(PY) -m bot
 
-## test: lint, format check, type check and the whole test suite
+## test: lint, format check, type check and the whole test suite (the PostgreSQL tests on a
+## throwaway cluster: tools/ensure-postgres installs Debian's postgresql package if missing)
 test: $(STAMP)
+	tools/ensure-postgres
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
 	$(PY) -m mypy

@@ -7,10 +7,13 @@ chat otherwise.
 Exit codes: 0 done; 1 a config error or problems found (``check``, ``screen``); 2 bad usage or
 an unreadable input file; 130 interrupted. When the data directory cannot be opened, one line
 (file, problem, fix) goes to stderr, no traceback, and the code says which kind of problem:
-3 a damaged data file (kept as it is, a ``.damaged`` copy beside it), 4 the data directory is
-in use by another process, 5 a directory where a data file should be or a file where the data
-directory should be, 6 no permission (mode, another owner), 7 the system refused otherwise
-(disk full, read-only, I/O error), 8 another storage error.
+3 a damaged data file (kept as it is, a ``.damaged`` copy beside it), 4 the data directory (or
+the PostgreSQL database) is in use by another process, 5 a directory where a data file should
+be or a file where the data directory should be, 6 no permission (mode, another owner), 7 the
+system refused otherwise (disk full, read-only, I/O error) or the PostgreSQL server cannot be
+reached, 8 another storage error, 9 the PostgreSQL schema is behind (``python -m bot migrate``)
+or ahead of this version. ``copy-data`` exits 1 when the target is not empty (without
+``--force``) or the counts differ (nothing is kept then).
 """
 
 from __future__ import annotations
@@ -46,6 +49,11 @@ def cmd_run(args: argparse.Namespace, config: Config) -> int:
     import time
 
     from telegram import Update
+
+    if config.database_url:  # refuse a schema that is behind before anything starts
+        from store.pg import check_database
+
+        check_database(config.database_url)
     from telegram.error import BadRequest, InvalidToken, NetworkError
 
     from bot.app import build_application
@@ -215,7 +223,7 @@ def cmd_purge(args: argparse.Namespace, config: Config) -> int:
         print("--older-than must be at least 1 day", file=sys.stderr)
         return 2
     try:
-        with Stores.open(config.data_dir) as stores:
+        with Stores.open(config.data_dir, database_url=config.database_url) as stores:
             counts = stores.purge(days)
     except StoreError as exc:  # e.g. the bot is running on this data directory
         print(exc, file=sys.stderr)
@@ -243,7 +251,7 @@ def cmd_export(args: argparse.Namespace, config: Config) -> int:
             print(f"--{field}: unknown {values[field]!r} (known: {known_values})", file=sys.stderr)
             return 2
     try:
-        stores = Stores.open(config.data_dir)
+        stores = Stores.open(config.data_dir, database_url=config.database_url)
     except StoreError as exc:
         print(exc, file=sys.stderr)
         return exc.exit_code
@@ -288,7 +296,7 @@ def cmd_stats(args: argparse.Namespace, config: Config) -> int:
         )
         return 2
     try:
-        stores = Stores.open(config.data_dir)
+        stores = Stores.open(config.data_dir, database_url=config.database_url)
     except StoreError as exc:
         print(exc, file=sys.stderr)
         return exc.exit_code
@@ -349,6 +357,70 @@ def cmd_restore(args: argparse.Namespace, config: Config) -> int:
     if aside is not None:
         print(f"the previous data was moved to {aside}: delete it once you no longer need it")
     return 0
+
+
+def _database_url(args: argparse.Namespace, config: Config) -> str | None:
+    url: str | None = getattr(args, "database_url", None) or config.database_url
+    if not url:
+        print(
+            "No PostgreSQL database: set BOT_DATABASE_URL=postgresql://... (or --database-url).",
+            file=sys.stderr,
+        )
+    return url
+
+
+def cmd_migrate(args: argparse.Namespace, config: Config) -> int:
+    """Apply the schema migrations of store/migrations to the PostgreSQL database (or, with
+    --status, only say where it stands); prints the version."""
+    from store.pg import check_schema, connect, describe, latest_version, migrate, schema_version
+
+    url = _database_url(args, config)
+    if not url:
+        return 2
+    where, latest = describe(url), latest_version()
+    if args.status:
+        with connect(url) as conn:
+            found = schema_version(conn)
+            print(f"{where}: schema version {found}, this bot needs {latest}")
+            check_schema(conn, where)  # StoreSchemaError: exit 9 when behind or ahead
+        return 0
+    before, applied = migrate(url)
+    for migration in applied:
+        print(f"applied {migration.version:04d}_{migration.name}")
+    print(f"{where}: schema version {latest} (was {before})")
+    return 0
+
+
+def cmd_copy_data(args: argparse.Namespace, config: Config) -> int:
+    """Copy the embedded data directory into a (migrated) PostgreSQL database in one
+    transaction, verify the counts per collection and print them."""
+    from store import Stores
+    from store.pg import copy_stores, describe
+
+    source = Path(args.source) if args.source else config.data_dir
+    if not source.is_dir():
+        print(f"{source}: no data directory here (--from DIR)", file=sys.stderr)
+        return 2
+    register_secret(_password(args.to))
+    with Stores.open(source) as stores:  # locked: the bot must be stopped
+        counts = copy_stores(stores, args.to, force=args.force)
+    width = max((len(f"{c.store}/{c.collection}") for c in counts), default=0)
+    for count in counts:
+        name = f"{count.store}/{count.collection}"
+        print(f"{name:<{width}}  {count.source:>9}  {count.target:>9}  ok")
+    total = sum(count.target for count in counts)
+    print(f"{source} -> {describe(args.to)}: {total} documents in {len(counts)} collections")
+    return 0
+
+
+def _password(url: str | None) -> str | None:
+    from urllib.parse import urlsplit
+
+    try:
+        password = urlsplit(url).password if url else None
+    except ValueError:
+        return None
+    return password if password and len(password) >= 4 else None  # never shown anyway
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -438,6 +510,19 @@ def build_parser() -> argparse.ArgumentParser:
     restore = sub.add_parser("restore", help="replace the data directory by a backup")
     restore.add_argument("file", help="an archive written by `backup`")
     restore.set_defaults(func=cmd_restore)
+
+    migrate = sub.add_parser("migrate", help="apply the PostgreSQL schema migrations")
+    migrate.add_argument("--database-url", help="default: $BOT_DATABASE_URL")
+    migrate.add_argument("--status", action="store_true", help="only print the schema version")
+    migrate.set_defaults(func=cmd_migrate)
+
+    copy = sub.add_parser("copy-data", help="copy the embedded data directory into PostgreSQL")
+    copy.add_argument("--to", required=True, help="postgresql://user:password@host:port/db")
+    copy.add_argument("--from", dest="source", help="data directory (default: BOT_DATA_DIR)")
+    copy.add_argument(
+        "--force", action="store_true", help="replace whatever the target database holds"
+    )
+    copy.set_defaults(func=cmd_copy_data)
     return parser
 
 
@@ -452,6 +537,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(exc, file=sys.stderr)
         return 1
     register_secret(config.token)
+    register_secret(_password(config.database_url))
     func: Command | None = getattr(args, "func", None)
     if func is None:
         func = cmd_run if config.token else cmd_chat

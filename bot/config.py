@@ -101,6 +101,9 @@ class Config:
     office: OfficeConfig = field(default_factory=OfficeConfig)
     broadcast: BroadcastConfig = field(default_factory=BroadcastConfig)
     desk: DeskConfig = field(default_factory=DeskConfig)
+    #: ``BOT_DATABASE_URL``: the stores in PostgreSQL instead of files in ``data_dir``. It may
+    #: hold a password: never printed (``repr``) nor logged.
+    database_url: str | None = field(default=None, repr=False)
 
     @property
     def tz(self) -> ZoneInfo:
@@ -287,6 +290,12 @@ def load_config(
     if api_url and not api_url.startswith(("http://", "https://")):
         r.problems.append("environment: TELEGRAM_API_URL: must start with http:// or https://")
 
+    database_url = env.get("BOT_DATABASE_URL") or None
+    if database_url and not database_url.startswith(("postgresql://", "postgres://")):
+        r.problems.append(
+            "environment: BOT_DATABASE_URL: must be a postgresql://user:password@host:port/db URL"
+        )
+
     if r.problems:
         raise ConfigError(r.problems)
     return Config(
@@ -303,4 +312,5 @@ def load_config(
         broadcast=broadcast,
         office=office,
         desk=desk,
+        database_url=database_url,
     )

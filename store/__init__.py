@@ -33,7 +33,7 @@ registration numbers, time); each is ``<name>.json`` + ``<name>.journal`` (+ a s
 so verified, by ``Stores.open``.
 
 API (sync; wrap each call in ``await astores.call(fn, *args, **kwargs)`` on the event loop)
-    ``Stores.open(data_dir, *, clock=utc_now, compact_min_bytes=None) -> Stores``
+    ``Stores.open(data_dir, *, clock=utc_now, compact_min_bytes=None, database_url=None)``
     ``Stores.database(name) -> Database``  another durable store in the same directory
     ``Stores.delete_user(user_id, *, actor=0) -> dict[str, int]``  everything about a user,
         physically (see its docstring for the order of steps)
@@ -93,6 +93,35 @@ API (sync; wrap each call in ``await astores.call(fn, *args, **kwargs)`` on the 
         ``delete_user(user_id) -> int`` (keys naming the id as a whole number: "123", "123:45"),
         ``delete_users(ids) -> int``
 
+PostgreSQL (``Stores.open(data_dir, database_url="postgresql://...")``, ``BOT_DATABASE_URL``)
+    The same stores on a PostgreSQL server: ``store/pg.py`` implements ``Database``,
+    ``Collection`` and ``Batch`` over one table ``docs (store, coll, key, pos, doc jsonb)``, so
+    every repository above runs unchanged on both backends, and one contract suite proves it
+    (``tests/test_store_repos.py``, ``tests/test_broadcast_core.py`` run on both;
+    ``tests/test_store_pg.py`` adds what only PostgreSQL has). Why this design and not SQL
+    repositories or a table per collection: see ``store/pg.py``'s docstring (in short: the
+    repositories keep changing, and collections are made at run time).
+    * Schema: ``store/migrations/NNNN_name.sql``, recorded in ``schema_migrations`` and applied
+      by ``python -m bot migrate``; opening refuses a schema behind or ahead of the code
+      (``StoreSchemaError``, exit code 9). A field a repository looks up with ``find_by`` needs
+      a ``docs_by_<field>`` index in a migration (the tests fail without it).
+    * Durability: a write is durable when its transaction commits (PostgreSQL's WAL, with the
+      server's ``fsync``/``synchronous_commit`` left on). A batch is one transaction.
+    * Concurrency: ``locked()`` is a per-store advisory lock and every commit takes it too, so
+      read-check-writes are serialised across threads and processes; reads always go to the
+      server. For now a second process is refused (``DatabaseLockedError``, exit code 4) as in
+      embedded mode, because the bot still keeps some state in memory.
+    * Threads: psycopg 3 with a synchronous ``psycopg_pool`` pool, called only from the worker
+      threads of ``AsyncStores.call`` (never on the event loop).
+    * Erasure and retention are DELETEs: when ``delete_user`` or ``purge`` returns, no row
+      holds what was removed and no query can return it. PostgreSQL keeps the dead row
+      versions in the table's files until (auto)VACUUM reuses the space, and WAL archives and
+      backups keep what they hold until they expire: keeping autovacuum on, and the retention
+      of WAL archives and backups within ``privacy.retention_days``, is the operator's part.
+    * ``copy-data --to URL`` copies a data directory in one transaction (all or nothing),
+      compares the counts per collection, refuses a non-empty target without ``--force``.
+    * U+0000 in a text becomes U+FFFD (jsonb cannot hold it); everything else round-trips.
+
 Errors (``store.errors``) carry ``message(lang)`` texts from ``store/data/messages.yaml``;
 ``str(error)`` is English.
 """
@@ -100,6 +129,7 @@ Errors (``store.errors``) carry ``message(lang)`` texts from ``store/data/messag
 from store.collection import Collection
 from store.durable import Batch, Database
 from store.errors import (
+    DatabaseLockedError,
     NikTakenError,
     NotFoundError,
     StatusError,
@@ -111,6 +141,8 @@ from store.errors import (
     StoreNotAFileError,
     StoreOpenError,
     StorePermissionError,
+    StoreSchemaError,
+    StoreUnreachableError,
 )
 from store.registrations import (
     CONTACT_OUTCOMES,
@@ -141,6 +173,7 @@ __all__ = [
     "ContactEffect",
     "Database",
     "FollowUpRow",
+    "DatabaseLockedError",
     "KeyValueRepo",
     "NikTakenError",
     "NotFoundError",
@@ -155,6 +188,8 @@ __all__ = [
     "StoreNotAFileError",
     "StoreOpenError",
     "StorePermissionError",
+    "StoreSchemaError",
+    "StoreUnreachableError",
     "Stores",
     "SubscriberRepo",
     "UnansweredRepo",

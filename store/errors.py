@@ -24,6 +24,7 @@ EXIT_NOT_A_FILE = 5
 EXIT_PERMISSION = 6
 EXIT_IO = 7
 EXIT_OTHER = 8
+EXIT_SCHEMA = 9
 
 
 class StoreError(Exception):
@@ -154,6 +155,37 @@ class RestoreUnfinishedError(StoreOpenError):
 
     key = "restore_unfinished"
     exit_code = EXIT_OTHER
+
+
+class DatabaseLockedError(StoreLockedError):
+    """Another bot process has the PostgreSQL database open (one process at a time, for now)."""
+
+    key = "locked_database"
+
+
+class StoreUnreachableError(StoreError):
+    """The PostgreSQL server cannot be reached or refuses the connection (``where`` carries no
+    password)."""
+
+    key = "unreachable"
+    exit_code = EXIT_IO
+
+    def __init__(self, where: str, *, error: str) -> None:
+        self.where = where
+        super().__init__(where=where, error=error)
+
+
+class StoreSchemaError(StoreError):
+    """The PostgreSQL schema is not the one this code needs: behind (run ``migrate``) or ahead
+    (the database was migrated by a newer version of the bot)."""
+
+    exit_code = EXIT_SCHEMA
+
+    def __init__(self, where: str, *, found: int, expected: int) -> None:
+        self.found = found
+        self.expected = expected
+        self.key = "schema_behind" if found < expected else "schema_ahead"
+        super().__init__(where=where, found=found, expected=expected)
 
 
 class StoreClosedError(StoreError):

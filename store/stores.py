@@ -11,7 +11,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from store.backup import RESTORE_MARKER
 from store.clock import Clock, iso, utc_now
@@ -32,6 +32,9 @@ from store.repos import (
     new_id,
 )
 from store.staff_names import StaffNameRepo
+
+if TYPE_CHECKING:
+    from store.pg import PgBackend
 
 log = logging.getLogger(__name__)
 
@@ -61,7 +64,12 @@ class Stores:
     """The bot's stores, opened once at start-up (see ``open``)."""
 
     def __init__(
-        self, data_dir: Path, *, clock: Clock = utc_now, compact_min_bytes: int | None = None
+        self,
+        data_dir: Path,
+        *,
+        clock: Clock = utc_now,
+        compact_min_bytes: int | None = None,
+        database_url: str | None = None,
     ) -> None:
         """Prefer ``Stores.open``; this opens every core store, closing them again on failure."""
         self.data_dir = Path(data_dir)
@@ -71,10 +79,15 @@ class Stores:
         self._deleters: dict[str, UserDeleter] = {}
         self._erasing = threading.RLock()  # one erasure at a time
         self._inbox: Inbox | None = None
-        open_directory(self.data_dir)
+        self._backend: PgBackend | None = None
+        open_directory(self.data_dir)  # on PostgreSQL too: exports and charts wait there
         if (self.data_dir / RESTORE_MARKER).exists():  # part old data, part a backup's
             raise RestoreUnfinishedError(self.data_dir / RESTORE_MARKER)
         try:
+            if database_url:
+                from store.pg import PgBackend  # psycopg only when PostgreSQL is used
+
+                self._backend = PgBackend(database_url)
             for name in (*CORE_STORES, ERASURES, *self._stores_on_disk()):
                 self.database(name)
         except BaseException:
@@ -105,8 +118,10 @@ class Stores:
             raise
 
     def _stores_on_disk(self) -> list[str]:
-        """Names of the stores whose files are in the data directory: every store is opened,
-        and so verified, at start-up (not at its first use)."""
+        """Names of the stores whose files are in the data directory (or that exist in the
+        PostgreSQL database): every store is opened, and so verified, at start-up."""
+        if self._backend is not None:
+            return self._backend.store_names()
         names = (
             m.group(1) for p in self.data_dir.iterdir() if (m := _STORE_FILE.fullmatch(p.name))
         )
@@ -114,9 +129,16 @@ class Stores:
 
     @classmethod
     def open(
-        cls, data_dir: Path, *, clock: Clock = utc_now, compact_min_bytes: int | None = None
+        cls,
+        data_dir: Path,
+        *,
+        clock: Clock = utc_now,
+        compact_min_bytes: int | None = None,
+        database_url: str | None = None,
     ) -> Stores:
-        """Open (creating, 0700) the data directory and recover every store in it.
+        """Open (creating, 0700) the data directory and recover every store in it; with
+        ``database_url`` (``postgresql://...``), the stores in that PostgreSQL database instead
+        (``store/pg.py``: the same interface, so every repository works on both).
 
         Every store with files in the directory is opened and verified, and an erasure that a
         crash interrupted is finished before this returns (see ``delete_user``).
@@ -124,8 +146,17 @@ class Stores:
         Raises ``StoreCorruptError`` for a file that cannot be read (it is left untouched),
         ``StoreLockedError`` if another process has the directory open, and the other
         ``StoreOpenError`` kinds for a file of the wrong kind, a permission or a disk problem.
+        On PostgreSQL: ``StoreUnreachableError``, ``StoreSchemaError`` (run ``migrate``) and
+        ``DatabaseLockedError`` (another bot process has the database open).
         """
-        return cls(data_dir, clock=clock, compact_min_bytes=compact_min_bytes)
+        return cls(
+            data_dir, clock=clock, compact_min_bytes=compact_min_bytes, database_url=database_url
+        )
+
+    @property
+    def backend(self) -> str:
+        """``embedded`` (files in ``data_dir``) or ``postgresql``."""
+        return "embedded" if self._backend is None else "postgresql"
 
     @property
     def inbox(self) -> Inbox:
@@ -141,9 +172,14 @@ class Stores:
         if not _NAME.fullmatch(name):
             raise ValueError(f"store names are lowercase identifiers, not {name!r}")
         if name not in self._databases:
-            self._databases[name] = Database(
-                self.data_dir, name, compact_min_bytes=self._compact_min_bytes
-            )
+            if self._backend is not None:
+                from store.pg import PgDatabase
+
+                self._databases[name] = PgDatabase(self._backend, name)
+            else:
+                self._databases[name] = Database(
+                    self.data_dir, name, compact_min_bytes=self._compact_min_bytes
+                )
         return self._databases[name]
 
     @property
@@ -278,9 +314,11 @@ class Stores:
         return counts
 
     def close(self) -> None:
-        """Close every store (releases the locks)."""
+        """Close every store (releases the locks, and the PostgreSQL connections)."""
         for database in self._databases.values():
             database.close()
+        if self._backend is not None:
+            self._backend.close()
 
     def __enter__(self) -> Stores:
         return self

@@ -9,12 +9,15 @@ from pathlib import Path
 
 import pytest
 
+from tests.backends import pg_empty_url, pg_server, pg_url, store_backend
 from tests.emulator import BotAPIEmulator
 from tests.harness import BotHarness, make_config
 
 # python-telegram-bot 22 warns when RetryAfter.retry_after is read as seconds; the bot works with
 # timedelta (set by `python -m bot` too), and warnings are errors in this suite.
 os.environ.setdefault("PTB_TIMEDELTA", "1")
+
+__all__ = ["pg_empty_url", "pg_server", "pg_url", "store_backend"]  # fixtures for every test
 
 
 @pytest.fixture

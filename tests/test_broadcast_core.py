@@ -5,9 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta, timezone
-from pathlib import Path
 
 import pytest
 
@@ -32,16 +31,36 @@ from desk.outbox import (
     Recipient,
     resolve_audience,
 )
-from store import Database, Stores
+from store import Database
+from store.pg import PgBackend, PgDatabase
+from tests.backends import Backend
 
 FAST = Pace(rate_per_second=30, per_chat_interval=0.05, max_retries=2, backoff=0.01)
 WIB = timezone(timedelta(hours=7))
 from store.clock import parse_local_time  # noqa: E402
 
+Opener = Callable[[], Database]
+
 
 @pytest.fixture
-def database(tmp_path: Path) -> Iterator[Database]:
-    db = Database(tmp_path, "broadcasts")
+def open_database(store_backend: Backend) -> Iterator[Opener]:
+    """Opens the outbox's store on each backend in turn (again for "a new process")."""
+    backends: list[PgBackend] = []
+
+    def open_database() -> Database:
+        if store_backend.url is None:
+            return Database(store_backend.data_dir, "broadcasts")
+        backends.append(PgBackend(store_backend.url, exclusive=False))
+        return PgDatabase(backends[-1], "broadcasts")
+
+    yield open_database
+    for backend in backends:
+        backend.close()
+
+
+@pytest.fixture
+def database(open_database: Opener) -> Iterator[Database]:
+    db = open_database()
     yield db
     db.close()
 
@@ -164,8 +183,10 @@ async def test_transient_errors_are_retried_with_backoff_then_given_up(
     assert all(gap >= FAST.per_chat_interval * 0.95 for gap in gaps)  # one chat, 1 msg per gap
 
 
-async def test_graceful_stop_then_resume_sends_everyone_exactly_once(tmp_path: Path) -> None:
-    database = Database(tmp_path, "broadcasts")
+async def test_graceful_stop_then_resume_sends_everyone_exactly_once(
+    open_database: Opener,
+) -> None:
+    database = open_database()
     outbox = Outbox(database)
     chats = list(range(1, 41))
     broadcast_id = running(outbox, chats)
@@ -179,7 +200,7 @@ async def test_graceful_stop_then_resume_sends_everyone_exactly_once(tmp_path: P
     assert outbox.get(broadcast_id)["state"] == RUNNING  # type: ignore[index]
     database.close()
 
-    database = Database(tmp_path, "broadcasts")  # a new process
+    database = open_database()  # a new process
     outbox = Outbox(database)
     second = Sender()
     figures = await Delivery(outbox, broadcast_id, second, FAST).run()
@@ -189,8 +210,8 @@ async def test_graceful_stop_then_resume_sends_everyone_exactly_once(tmp_path: P
     assert figures == Figures(total=40, sent=40)
 
 
-async def test_crash_between_intent_and_outcome_never_sends_twice(tmp_path: Path) -> None:
-    database = Database(tmp_path, "broadcasts")
+async def test_crash_between_intent_and_outcome_never_sends_twice(open_database: Opener) -> None:
+    database = open_database()
     outbox = Outbox(database)
     chats = list(range(1, 61))
     broadcast_id = running(outbox, chats)
@@ -205,7 +226,7 @@ async def test_crash_between_intent_and_outcome_never_sends_twice(tmp_path: Path
     await asyncio.sleep(0.05)
     delivered_before_crash = set(first.delivered)
 
-    database = Database(tmp_path, "broadcasts")
+    database = open_database()
     outbox = Outbox(database)
     second = Sender()
     figures = await Delivery(outbox, broadcast_id, second, FAST).run()
@@ -286,8 +307,8 @@ def test_outbox_lifecycle(database: Database) -> None:
         outbox.resume("1")
 
 
-def test_audiences(tmp_path: Path) -> None:
-    with Stores.open(tmp_path / "data") as stores:
+def test_audiences(store_backend: Backend) -> None:
+    with store_backend.open() as stores:
         for user in (1, 2, 3):
             stores.subscribers.subscribe(user, user, source="test")
         stores.subscribers.unsubscribe(2)

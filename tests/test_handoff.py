@@ -11,6 +11,7 @@ import pytest
 
 from bot.i18n import Texts
 from store import Stores
+from tests.backends import Backend
 from tests.emulator import BotAPIEmulator
 from tests.emulator.factories import command_entities
 from tests.harness import BotHarness, Reply
@@ -331,13 +332,13 @@ async def test_contacting_staff_ends_a_flow_in_progress(desk: BotHarness) -> Non
     assert desk.app.user_data[CITIZEN]["flow"]["name"] == "handoff", "the registration ended"
 
 
-def test_retention_forgets_tickets_closed_long_ago(tmp_path: Path) -> None:
+def test_retention_forgets_tickets_closed_long_ago(store_backend: Backend) -> None:
     from datetime import UTC, datetime, timedelta
 
     from store.handoff import Tickets
 
     now = [datetime(2026, 1, 1, tzinfo=UTC)]
-    with Stores.open(tmp_path / "data") as stores:
+    with store_backend.open() as stores:
         tickets = Tickets(stores.database("handoff"), clock=lambda: now[0])
         old, _ = tickets.open(CITIZEN, CITIZEN, "SRG-2026-000001", "id")
         tickets.link(GROUP, 10, old["id"])

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
-from pathlib import Path
 
 import pytest
 
 from store import NikTakenError, NotFoundError, StatusError, Stores
+from tests.backends import Backend
 
 NIK = "3673014101990001"
 OTHER_NIK = "3673014101990002"
@@ -34,8 +34,9 @@ def clock() -> FakeClock:
 
 
 @pytest.fixture
-def stores(tmp_path: Path, clock: FakeClock) -> Iterator[Stores]:
-    opened = Stores.open(tmp_path / "data", clock=clock)
+def stores(store_backend: Backend, clock: FakeClock) -> Iterator[Stores]:
+    """The stores on each backend in turn (embedded files, PostgreSQL): one contract."""
+    opened = store_backend.open(clock=clock)
     yield opened
     opened.close()
 
@@ -57,7 +58,7 @@ def citizen(**fields: object) -> dict[str, object]:
 
 
 def test_registration_numbers_are_sequential_per_jakarta_year(
-    stores: Stores, clock: FakeClock, tmp_path: Path
+    stores: Stores, clock: FakeClock, store_backend: Backend
 ) -> None:
     regs = stores.registrations
     first, created = regs.save(1, 1, citizen(), actor=1)
@@ -72,7 +73,7 @@ def test_registration_numbers_are_sequential_per_jakarta_year(
     assert third["reg_no"] == "SRG-2027-000001"
 
     stores.close()
-    reopened = Stores.open(tmp_path / "data", clock=clock)
+    reopened = store_backend.open(clock=clock)
     fourth, _ = reopened.registrations.save(4, 4, citizen(nik="3673014101990004"), actor=4)
     assert fourth["reg_no"] == "SRG-2027-000002"
     assert len(reopened.registrations) == 4
@@ -329,7 +330,7 @@ def test_audit_is_newest_first_and_filterable(stores: Stores, clock: FakeClock) 
     assert audit.list()[0]["at"] == "2026-03-02T08:00:05+00:00"
 
 
-def test_key_value_namespaces(stores: Stores, tmp_path: Path, clock: FakeClock) -> None:
+def test_key_value_namespaces(stores: Stores, store_backend: Backend, clock: FakeClock) -> None:
     kv = stores.kv
     kv.put("conversations:registration", "[123, 123]", {"state": 3})
     kv.put("user_data", "123", {"draft": {"full_name": "Siti"}})
@@ -342,7 +343,7 @@ def test_key_value_namespaces(stores: Stores, tmp_path: Path, clock: FakeClock) 
     assert sorted(kv.namespaces()) == ["chat_data", "conversations:registration", "user_data"]
 
     stores.close()
-    reopened = Stores.open(tmp_path / "data", clock=clock)
+    reopened = store_backend.open(clock=clock)
     assert reopened.kv.get("conversations:registration", "[123, 123]") == {"state": 3}
     reopened.close()
 
@@ -423,10 +424,20 @@ def test_purge_applies_retention(stores: Stores, clock: FakeClock) -> None:
         stores.purge(older_than_days=0)
 
 
-def test_extra_databases_share_the_directory(stores: Stores) -> None:
+def test_extra_databases_share_the_directory(
+    stores: Stores, store_backend: Backend, clock: FakeClock
+) -> None:
     outbox = stores.database("broadcast_outbox")
     assert stores.database("broadcast_outbox") is outbox
     outbox.table("jobs").put("j1", {"state": "queued"})
-    assert outbox.snapshot_path.parent == stores.data_dir
+    if store_backend.kind == "embedded":
+        assert outbox.snapshot_path.parent == stores.data_dir
+    else:
+        assert outbox.files() == []  # the rows are in PostgreSQL, nothing in the directory
     with pytest.raises(ValueError):
         stores.database("../elsewhere")
+    stores.close()
+    reopened = store_backend.open(clock=clock)  # every existing store is opened again
+    assert "broadcast_outbox" in reopened.databases
+    assert reopened.database("broadcast_outbox").table("jobs").get("j1") == {"state": "queued"}
+    reopened.close()

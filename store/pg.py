@@ -68,7 +68,9 @@ import psycopg
 from psycopg import sql
 from psycopg_pool import ConnectionPool
 
-from store.durable import Batch, Collection, Database, Doc, Predicate, _dumps, _indexable
+from store.collection import Predicate
+from store.collection import indexable as _indexable
+from store.durable import Batch, Collection, Database, Doc
 from store.errors import (
     DatabaseLockedError,
     StoreClosedError,
@@ -76,6 +78,7 @@ from store.errors import (
     StoreSchemaError,
     StoreUnreachableError,
 )
+from store.fileformat import dumps as _dumps
 
 if TYPE_CHECKING:
     from store.stores import Stores

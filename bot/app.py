@@ -32,11 +32,14 @@ from bot.handlers import (
     fallbacks,
     faq,
     handoff,
+    leads,
     nik_guard,
     registration,
+    reports,
     staff,
     start,
     subscribe,
+    unanswered,
 )
 from bot.handlers import screening as screening_handlers
 from bot.persistence import StorePersistence
@@ -101,12 +104,15 @@ def build_application(
         app.bot_data["services"] = services
 
     nik_guard.register_first(app)  # group -3: a NIK typed anywhere leaves the chat at once
-    staff.register_early(app)  # group -2: replies to the desk's prompts, desk commands in groups
+    staff.register_early(app)  # group -2: desk commands typed in a group
+    leads.register_early(app)  # group -2: replies to the desk's prompts (notes, reasons)
     handoff.register_early(app)  # group -1: /tutup, staff answers, citizens' open conversations
     fallbacks.register_first(app)
     start.register(app)
     handoff.register(app)  # /petugas
-    staff.register(app)  # the desk: /pendaftar /ekspor /statistik /pertanyaan
+    leads.register(app)  # the desk: /pendaftar
+    reports.register(app)  # /ekspor /statistik
+    unanswered.register(app)  # /pertanyaan
     screening_handlers.register(app)  # a flow that owns text while active: before free text
     registration.register(app)  # a flow that owns text while active: before free text
     data_rights.register(app)  # /dataku, /hapusdata, the daily retention purge

@@ -203,11 +203,14 @@ AREAS = (
     "bot.handlers.data_rights",
     "bot.handlers.faq",
     "bot.handlers.handoff",
+    "bot.handlers.leads",
     "bot.handlers.registration",
+    "bot.handlers.reports",
     "bot.handlers.screening",
     "bot.handlers.staff",
     "bot.handlers.start",
     "bot.handlers.subscribe",
+    "bot.handlers.unanswered",
 )
 
 

@@ -18,6 +18,10 @@ HANDOFFS = {
     "registration": {"faq"},  # a question typed mid-flow is answered
     "screening": {"faq"},
     "handoff": {"staff"},  # /tutup is refused to non-staff like the desk's commands
+    # the desk's three screens share its callback actions, roles and filters in words
+    "leads": {"staff"},
+    "reports": {"staff"},
+    "unanswered": {"staff"},
     "nik_guard": {"registration"},  # leaves the registration's NIK and phone steps to it
 }
 

@@ -87,6 +87,11 @@ KNOWN_SHARE = 0.5
 # 0.54 from every off-topic example; off-topic messages in batches 1-2 reached 0.72-0.79.
 OFF_SIMILARITY = 0.6
 SURE = 0.9
+# A message using a word that only the off-topic examples use ("prakerja", "konser", "mudik"),
+# and this close to one of them, falls back however sure the classifier is: the entry it
+# picked shares the message's other words, not its subject ("pelatihan kartu prakerja
+# gelombang baru kapan dibuka" is not the city's training timeline; batch 6).
+OFF_WORD_SIMILARITY = 0.5
 # Messages of at most this many content words, all known, are decided by the fuzzy scorer.
 SHORT = 2
 # Scores from SUGGEST_FLOOR up to the threshold offer "Maksud Anda…?" instead of an answer.
@@ -197,6 +202,7 @@ class _State:
     model: classifier.NaiveBayes
     normalizer: Normalizer
     known: frozenset[str]  # content words the entries use (off-topic examples excluded)
+    off_words: frozenset[str]  # content words only the off-topic examples use
     taught: Taught
     off_examples: classifier.Neighbours  # group 0: the off-topic examples
 
@@ -211,6 +217,7 @@ class _Scored:
     fuzzy: np.ndarray | None = None  # the fuzzy scorer's scores (0-100) per entry
     raw_best: float = 0.0  # the classifier's best entry probability, before agreement
     off_similarity: float = 0.0  # cosine to the nearest off-topic example
+    off_word: bool = False  # the message uses a word only off-topic examples use
     agree: bool = False  # the fuzzy scorer's best entry is the classifier's
 
 
@@ -318,6 +325,8 @@ class Matcher:
         """An off-topic example is the likeliest class, or is this close and no entry is sure."""
         if scored.off_topic >= scored.raw_best:
             return True
+        if scored.off_word and scored.off_similarity >= OFF_WORD_SIMILARITY:
+            return True
         return scored.off_similarity >= OFF_SIMILARITY and scored.raw_best < SURE
 
     @staticmethod
@@ -353,6 +362,7 @@ class Matcher:
             ((n.words, n.content, index, weight) for n, index, weight in rows), off + len(offs)
         )
         off_rows = [n for n, index, _ in rows if index >= off]
+        off_words = {w for n in off_rows for w in n.content if not w.isdigit()} - known
         neighbours = classifier.Neighbours(
             model, [[model.featurizer.encode(n.words, n.content) for n in off_rows]]
         )
@@ -361,6 +371,7 @@ class Matcher:
             model=model,
             normalizer=Normalizer(plain.lexicon, vocabulary=vocabulary),
             known=frozenset(known),
+            off_words=frozenset(off_words),
             taught=taught,
             off_examples=neighbours,
         )
@@ -410,8 +421,18 @@ class Matcher:
         near_off = state.off_examples.similarity(
             0, *state.model.featurizer.encode(norm.words, norm.content)
         )
+        off_word = any(w in state.off_words for w in content)
         return _Scored(
-            confidence, off_topic, known, unknown, norm, fuzzy, raw_best, near_off, agree
+            confidence,
+            off_topic,
+            known,
+            unknown,
+            norm,
+            fuzzy,
+            raw_best,
+            off_similarity=near_off,
+            agree=agree,
+            off_word=off_word,
         )
 
 

@@ -1,10 +1,12 @@
-"""Questions written by someone who never saw the knowledge base (tests/data/faq_unseen.yaml,
-never read while building the matcher) and the writer's batches the matcher was tuned on.
+"""Questions written by people who never saw the knowledge base (tests/data/faq_unseen.yaml and
+faq_unseen2.yaml, never read while building the matcher) and the writer's batches the matcher
+was tuned on.
 
 The issue's bar is 90% right and at most 3% confidently wrong on unseen questions; this matcher
 does not reach it yet. The bars below are the measured figures minus noise (about two
 questions), so a change that makes things worse fails; raise them as the figures improve.
-Measured when set: unseen 82.9% right, 5.4% confidently wrong; batches 87.5% / 0.0%.
+Measured when set (matcher c58e352): unseen 85.3% right, 4.7% confidently wrong; unseen2 (batches
+9-14, more varied voices) 60.0% / 12.9%; the tuning batches 92.8% / 0.3%.
 """
 
 from __future__ import annotations
@@ -20,8 +22,9 @@ from faq.model import load_knowledge_base
 DATA = Path(__file__).parent / "data"
 BARS = {
     # set: (least share right, most share confidently wrong, most harmful wrong answers)
-    "faq_unseen.yaml": (0.80, 0.065, 2),
-    "faq_tuning.yaml": (0.85, 0.02, 0),
+    "faq_unseen.yaml": (0.84, 0.055, 2),
+    "faq_unseen2.yaml": (0.58, 0.14, 2),
+    "faq_tuning.yaml": (0.90, 0.01, 0),
 }
 
 

@@ -53,6 +53,7 @@ One process at a time (for now)
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
 import re
@@ -291,6 +292,11 @@ class PgBackend:
             self.pool.close()
             self.pool = None
         if self._holder is not None:
+            # Unlock before closing: a closed connection's session locks are released only
+            # when the server has ended its backend, a moment later, so a process that
+            # opens the database right after this one would otherwise be refused.
+            with contextlib.suppress(psycopg.Error):
+                self._holder.execute("SELECT pg_advisory_unlock_all()")
             self._holder.close()
             self._holder = None
 

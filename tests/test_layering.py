@@ -21,7 +21,11 @@ HANDOFFS = {
     "screening": {"faq"},
     "handoff": {"staff"},  # /tutup is refused to non-staff like the desk's commands
     # the desk's three screens share its callback actions, roles and filters in words
-    "leads": {"staff", "search", "followup_card", "bulk"},  # "/pendaftar Siti" is a search
+    "leads": {"staff", "search", "followup_card", "bulk", "card"},
+    "card": {
+        "staff",
+        "followup_card",
+    },  # the card's follow-up lines  # "/pendaftar Siti" is a search
     "reports": {"staff"},
     "search": {"staff"},
     "bulk": {"staff"},

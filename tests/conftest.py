@@ -45,6 +45,21 @@ async def bot(
     assert emu.rejected == [], f"the bot sent requests Telegram would reject: {emu.rejected}"
 
 
+@pytest.fixture
+async def desk(emu: BotAPIEmulator, data_dir: Path) -> AsyncIterator[BotHarness]:
+    """The bot with an admin, a staff member and the staff desk (tests/test_staff_bot.py)."""
+    from tests.test_staff_bot import staff_config
+
+    data_dir.parent.mkdir(parents=True, exist_ok=True)
+    harness = BotHarness(emu, staff_config(emu, data_dir))
+    await harness.start()
+    try:
+        yield harness
+    finally:
+        await harness.stop()
+    assert emu.rejected == [], f"the bot sent requests Telegram would reject: {emu.rejected}"
+
+
 @pytest.fixture(autouse=True)
 def _quiet_third_party_logs() -> None:
     logging.getLogger("httpx").setLevel(logging.WARNING)

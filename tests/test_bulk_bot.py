@@ -5,13 +5,8 @@ citizen."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
-from pathlib import Path
 
-import pytest
-
-from tests.emulator import BotAPIEmulator
 from tests.harness import BotHarness
 from tests.test_staff_bot import (
     CITIZEN,
@@ -19,21 +14,8 @@ from tests.test_staff_bot import (
     STAFF_ONLY,
     last_answer,
     seed,
-    staff_config,
     stores_of,
 )
-
-
-@pytest.fixture
-async def desk(emu: BotAPIEmulator, data_dir: Path) -> AsyncIterator[BotHarness]:
-    data_dir.parent.mkdir(parents=True, exist_ok=True)
-    harness = BotHarness(emu, staff_config(emu, data_dir))
-    await harness.start()
-    try:
-        yield harness
-    finally:
-        await harness.stop()
-    assert emu.rejected == [], f"the bot sent requests Telegram would reject: {emu.rejected}"
 
 
 def _statuses(bot: BotHarness, numbers: list[str]) -> list[str]:

@@ -3,13 +3,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from pathlib import Path
-
-import pytest
-
 from store import Stores
-from tests.emulator import BotAPIEmulator
 from tests.harness import BotHarness
 from tests.test_staff_bot import (
     ADMIN,
@@ -20,21 +14,8 @@ from tests.test_staff_bot import (
     last_answer,
     reply_to,
     seed,
-    staff_config,
     stores_of,
 )
-
-
-@pytest.fixture
-async def desk(emu: BotAPIEmulator, data_dir: Path) -> AsyncIterator[BotHarness]:
-    data_dir.parent.mkdir(parents=True, exist_ok=True)
-    harness = BotHarness(emu, staff_config(emu, data_dir))
-    await harness.start()
-    try:
-        yield harness
-    finally:
-        await harness.stop()
-    assert emu.rejected == [], f"the bot sent requests Telegram would reject: {emu.rejected}"
 
 
 def _siti(stores: Stores) -> str:

@@ -7,7 +7,6 @@ from __future__ import annotations
 import csv
 import io
 from collections import Counter
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
@@ -42,18 +41,6 @@ def staff_config(emu: BotAPIEmulator, data_dir: Path, *, group: int | None = Non
     path = data_dir.parent / "staff-config.yaml"
     path.write_text(yaml.safe_dump(raw), encoding="utf-8")
     return make_config(emu, data_dir, BOT_CONFIG=str(path), BOT_STAFF_IDS=str(STAFF))
-
-
-@pytest.fixture
-async def desk(emu: BotAPIEmulator, data_dir: Path) -> AsyncIterator[BotHarness]:
-    data_dir.parent.mkdir(parents=True, exist_ok=True)
-    harness = BotHarness(emu, staff_config(emu, data_dir))
-    await harness.start()
-    try:
-        yield harness
-    finally:
-        await harness.stop()
-    assert emu.rejected == [], f"the bot sent requests Telegram would reject: {emu.rejected}"
 
 
 def stores_of(bot: BotHarness) -> Stores:

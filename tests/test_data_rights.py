@@ -115,10 +115,7 @@ async def test_withdrawing_consent_stops_processing(bot: BotHarness) -> None:
     assert stores.registrations.get_by_user(CITIZEN) is None, "no longer an active lead"
     closed = stores.registrations.get(reg_no.group())
     assert closed is not None
-    assert (closed["status"], closed["status_reason"]) == (
-        "tidak_lanjut",
-        TEXTS.get(WITHDRAWN_REASON, "id"),
-    )
+    assert (closed["status"], closed["status_reason"]) == ("tidak_lanjut", WITHDRAWN_REASON)
     screening = stores.screenings.get(CITIZEN)
     assert screening is not None and screening["answers"] is None
     assert screening["result"] == RESULT

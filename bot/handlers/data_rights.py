@@ -40,7 +40,8 @@ log = logging.getLogger(__name__)
 WITHDRAWN_PURPOSES = ("registration", "screening")
 #: The text key of the reason a withdrawal closes the registration with; stored in Indonesian,
 #: like the staff's preset reasons.
-WITHDRAWN_REASON = "data_withdrawn_reason"
+#: The reason id of a registration closed because the citizen withdrew consent (desk "reasons").
+WITHDRAWN_REASON = "consent_withdrawn"
 #: When the retention purge runs each day (Asia/Jakarta by default, from config).
 PURGE_AT = time(2, 30)
 
@@ -283,7 +284,7 @@ async def withdraw_confirmed(update: Update, context: ContextTypes.DEFAULT_TYPE)
             record["reg_no"],
             "tidak_lanjut",
             actor=user.id,
-            reason=svc.texts.get(WITHDRAWN_REASON, "id"),
+            reason=WITHDRAWN_REASON,
         )
     screening = await svc.call(stores.screenings.get, user.id)
     if screening is not None and screening.get("answers") is not None:

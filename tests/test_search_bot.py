@@ -61,6 +61,9 @@ async def test_each_kind_of_key_finds_the_lead(desk: BotHarness) -> None:
 async def test_full_nik_search_masks_the_query_and_admins_see_the_nik(desk: BotHarness) -> None:
     number = _siti(stores_of(desk))
     replies = await desk.send(STAFF, "/cari 3673036607004321")
+    # The message leaves the chat (as any NIK does), with a notice meant for staff.
+    assert desk.emu.calls_for("deleteMessage")
+    assert any("Perintahnya tetap dijalankan" in r.text for r in replies)
     found = replies[-1]
     assert number in found.text
     assert "3673036607004321" not in found.text  # neither in the results nor in the title

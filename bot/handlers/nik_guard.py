@@ -62,8 +62,11 @@ async def guard(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         log.info("a message holding a NIK could not be deleted: %s", exc)
         return
     svc = services(context)
-    lang = await svc.language(update.effective_user)
-    await reply(update, svc.texts.render("nik_removed", lang))
+    user = update.effective_user
+    lang = await svc.language(user)
+    # A staff member searching by NIK (/cari) still gets the search; the notice says so.
+    staff = svc.config.staff.is_staff(user.id if user else None)
+    await reply(update, svc.texts.render("nik_removed_staff" if staff else "nik_removed", lang))
 
 
 def register_first(app: Application) -> None:

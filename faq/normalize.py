@@ -51,8 +51,11 @@ _MIN_SPELLING_LENGTH = 5
 _SUFFIXES = (
     ("ies", "y"), ("es", ""), ("s", ""), ("ed", ""), ("ed", "e"), ("ing", ""), ("ing", "e"),
     ("kan", ""), ("an", ""), ("i", ""),
+    # Sundanese and Javanese possessive/definite endings: "syaratna", "pendaftarane", "ujianne"
+    ("na", ""), ("ne", ""), ("e", ""), ("ipun", ""),
 )  # fmt: skip
-_PREFIXES = ("di", "ber", "ter", "ke")
+# Indonesian, and the Sundanese "nga-"/Javanese "n-" verb prefixes ("ngahapus", "ndaftar").
+_PREFIXES = ("di", "ber", "ter", "ke", "nga", "ng", "n")
 _MIN_STEM = 4
 # fuzz.ratio is 200 * matches / (len(a) + len(b)), so a word of length n can only reach the
 # cutoff against words of length n / _LENGTH_SPAN to n * _LENGTH_SPAN: the rest are never read.
@@ -247,9 +250,22 @@ class Normalizer:
 
 def _tokens(text: str) -> list[str]:
     """Lower-case words of letters and digits; punctuation, emoji and zero-width marks gone."""
-    text = _ZERO_WIDTH.sub("", unicodedata.normalize("NFKC", text).casefold())
+    text = _ZERO_WIDTH.sub("", _without_accents(unicodedata.normalize("NFKC", text).casefold()))
     text = _CODE.sub(lambda m: (m[1] or m[2]) + m[3], _G2G.sub(" g2g ", text))
     return _NON_WORD.sub(" ", text).split()
+
+
+def _without_accents(text: str) -> str:
+    """Latin letters without their accents: Sundanese "béja énggal" is typed "beja enggal" too.
+
+    Only combining marks are dropped and the rest is composed again, so Hangul and other
+    scripts that decompose come back whole.
+    """
+    if text.isascii():
+        return text
+    decomposed = unicodedata.normalize("NFD", text)
+    kept = "".join(c for c in decomposed if unicodedata.category(c) != "Mn")
+    return unicodedata.normalize("NFC", kept)
 
 
 @cache

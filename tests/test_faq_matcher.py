@@ -254,7 +254,7 @@ def test_margin_decides_between_answer_and_suggest() -> None:
 
 def test_threshold_decides_between_answer_and_the_rest() -> None:
     real = Matcher(load_knowledge_base())
-    text = "mata minus boleh ikut ga"
+    text = "does being married stop me from applying"
     score = real.match(text).score
     assert 0 < score < 100
     assert Matcher(real.kb, threshold=score).match(text).kind == "answer"

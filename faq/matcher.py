@@ -25,7 +25,8 @@ the score shown (0-100) is that confidence. Then, in order:
 - one topical word ("syarat", "gaji"): the fuzzy scorer's keyword match decides, with the same
   threshold and margin;
 - best score at least ``threshold``, ahead of the runner-up by more than ``margin`` and picked
-  by both scorers: ``answer``; picked by the classifier alone: ``suggest``;
+  by both scorers (or by the classifier alone, at least :data:`SURE_ALONE` sure): ``answer``;
+  picked by the classifier alone and less sure: ``suggest``;
 - best score at least :data:`SUGGEST_FLOOR`: ``suggest`` the entries close to the best (up to
   ``max_suggestions``, one or more; "Maksud Anda…?");
 - otherwise ``fallback``.
@@ -78,10 +79,12 @@ AGREEMENT_BONUS = 0.3
 # content words is never answered: it shares a keyword with the base but is about something else.
 MAX_LONE_KNOWN = 1
 KNOWN_SHARE = 0.5
-# A direct answer needs both scorers to pick the same entry; otherwise the citizen chooses
-# from the close entries. On the tuning batches (160 questions): answering alone when the
-# classifier was 70% sure gave 88% right / 1.9% confidently wrong; 85% sure 87% / 1.2%;
-# never 87% / 0.6% (the regression set: 91% either way, 0.4% -> 0.0% wrong).
+# A direct answer needs both scorers to pick the same entry, or the classifier this sure alone;
+# otherwise the citizen chooses from the close entries. On the tuning batches (560 questions,
+# with the paraphrases, 2026-12-03): never alone 86.6% right / 2.5% confidently wrong; alone at
+# 0.95 87.0 / 2.5; 0.8 88.4 / 2.5; 0.75 88.8 / 3.0; 0.7 88.9 / 3.2 (the regression set: 95.2 /
+# 0.2 never, 95.4 / 0.2 at 0.8, 95.6 / 0.6 at 0.7).
+SURE_ALONE = 0.8
 # A message this close (cosine of TF-IDF n-grams, 0-1) to an off-topic example falls back
 # unless the classifier is SURE of an entry. On the regression set 99% of questions stay under
 # 0.54 from every off-topic example; off-topic messages in batches 1-2 reached 0.72-0.79.
@@ -306,7 +309,7 @@ class Matcher:
         ]
         runner_up = float(scores[order[1]]) if len(order) > 1 else 0.0
         if best >= self.threshold and best - runner_up > self.margin:
-            if scored.agree:
+            if scored.agree or scored.raw_best >= SURE_ALONE:
                 return Match("answer", top, best, (), norm.text)
             # the two scorers disagree and the classifier is not sure: let the citizen choose
             return Match("suggest", None, best, tuple(close) or (top,), norm.text)

@@ -146,10 +146,19 @@ class Normalizer:
             self._by_length.setdefault(len(word), []).append(word)
         self._windows: dict[int, list[str]] = {}  # word length -> the words worth comparing
         self._corrections: dict[str, str] = {}
+        self._expanded: dict[str, tuple[str, ...]] = {}  # token -> its words (tokens repeat)
 
     def __call__(self, text: str) -> Normalized:
-        words = tuple(w for token in _tokens(text) for w in self._expand(token))
+        words = tuple(w for token in _tokens(text) for w in self._expanded_token(token))
         return Normalized(words=words, content=self._content(words))
+
+    def _expanded_token(self, token: str) -> tuple[str, ...]:
+        words = self._expanded.get(token)
+        if words is None:
+            if len(self._expanded) > _MAX_CORRECTIONS:  # unbounded input: keep it small
+                self._expanded.clear()
+            words = self._expanded[token] = self._expand(token)
+        return words
 
     def _expand(self, token: str) -> tuple[str, ...]:
         """One raw token as zero or more normal words."""

@@ -87,6 +87,7 @@ class Lexicon:
             keep = tuple(tuple(_word(w) for w in p.split()) for p in data["keep_phrases"])
         except (KeyError, TypeError, AttributeError, ValueError) as exc:
             raise ValueError(f"{path}: malformed lexicon ({exc!r})") from exc
+        abbreviations = _resolved(abbreviations)
         phrases: dict[str, list[tuple[str, ...]]] = {}
         for phrase in stop:
             if len(phrase) > 1:
@@ -262,6 +263,26 @@ def _tokens(text: str) -> list[str]:
     text = _ZERO_WIDTH.sub("", _without_accents(unicodedata.normalize("NFKC", text).casefold()))
     text = _CODE.sub(lambda m: (m[1] or m[2]) + m[3], _G2G.sub(" g2g ", text))
     return _NON_WORD.sub(" ", text).split()
+
+
+def _resolved(abbreviations: Mapping[str, tuple[str, ...]]) -> dict[str, tuple[str, ...]]:
+    """Each expansion with its own words expanded too: "ujiane" -> "ujian" -> "tes".
+
+    The lexicon lists words as people write them; one that stands for another listed word
+    ends where that word ends. A word standing for itself ("sehat: sehat") stays; a cycle stops
+    at the second visit.
+    """
+
+    def expand(word: str, seen: frozenset[str]) -> tuple[str, ...]:
+        target = abbreviations.get(word)
+        if target is None or word in seen or target == (word,):
+            return (word,)
+        return tuple(w for t in target for w in expand(t, seen | {word}))
+
+    return {
+        key: tuple(w for t in value for w in expand(t, frozenset({key})))
+        for key, value in abbreviations.items()
+    }
 
 
 def _without_accents(text: str) -> str:

@@ -409,9 +409,15 @@ class Matcher:
             return whole
         sentences = _sentences_of(text)
         questions = [s for s in sentences if s.rstrip().endswith("?")]
+        if not questions:  # "?" left out: the sentences with a question word ("brp", "gmn")
+            asking = state.normalizer.lexicon.question_words
+            questions = [s for s in sentences if asking.intersection(state.normalizer(s).words)]
         # The whole message competes with its pieces: judging a long message by its question
         # sentence alone ("bener ada jalur khusus gitu?") lost the story it refers to (batch 3:
-        # 78% right without it, 77% with it).
+        # 78% right without it, 77% with it). Question words standing in for a missing "?":
+        # tuning set 89.8% right / 2.1% confidently wrong -> 90.2% / 1.8%; its 113 long
+        # questions 94 right / 7 wrong -> 96 / 5. Mixing each piece's confidence with the whole
+        # message's (0.5 each) gave 88.8% / 1.2%, at 0.9 for the piece 89.5% / 1.4%.
         best = whole
         for piece in _pieces(questions or sentences):
             norm = state.normalizer(piece)

@@ -72,6 +72,9 @@ class Lexicon:
     stopwords: frozenset[str]
     stop_phrases: Mapping[str, tuple[tuple[str, ...], ...]]  # first word -> longest first
     keep_phrases: tuple[tuple[str, ...], ...]
+    # words that make a sentence a question when it has no "?" (after expansion: "brp" is
+    # "berapa"); a long message is judged by such sentences (see faq.matcher)
+    question_words: frozenset[str] = frozenset()
 
     @classmethod
     def load(cls, path: Path = LEXICON_FILE) -> Lexicon:
@@ -85,6 +88,7 @@ class Lexicon:
             noise = frozenset(_word(w) for w in data["noise"])
             stop = [tuple(_word(w) for w in phrase.split()) for phrase in data["stopwords"]]
             keep = tuple(tuple(_word(w) for w in p.split()) for p in data["keep_phrases"])
+            asking = frozenset(_word(w) for w in data.get("question_words") or ())
         except (KeyError, TypeError, AttributeError, ValueError) as exc:
             raise ValueError(f"{path}: malformed lexicon ({exc!r})") from exc
         abbreviations = _resolved(abbreviations)
@@ -98,6 +102,7 @@ class Lexicon:
             stopwords=frozenset(p[0] for p in stop if len(p) == 1),
             stop_phrases={k: tuple(sorted(v, key=len, reverse=True)) for k, v in phrases.items()},
             keep_phrases=keep,
+            question_words=asking,
         )
 
 

@@ -60,7 +60,7 @@ class DeskConfig:
 
 @dataclass(frozen=True)
 class FaqConfig:
-    threshold: float = 70.0
+    threshold: float = 75.0
     margin: float = 2.0
     max_suggestions: int = 3
 
@@ -251,7 +251,7 @@ def load_config(
 
     faq_raw = r.section("faq")
     faq = FaqConfig(
-        threshold=float(r.number(faq_raw, "faq.threshold", 70, 0, 100)),
+        threshold=float(r.number(faq_raw, "faq.threshold", 75, 0, 100)),
         margin=float(r.number(faq_raw, "faq.margin", 2, 0, 100)),
         max_suggestions=int(r.number(faq_raw, "faq.max_suggestions", 3, 2, 5)),
     )

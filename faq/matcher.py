@@ -52,7 +52,7 @@ from typing import Literal
 import numpy as np
 from rapidfuzz import fuzz, process, utils
 
-from faq import classifier
+from faq import classifier, second
 from faq.model import Entry, KnowledgeBase, plain_text
 from faq.normalize import Normalized, Normalizer
 
@@ -222,6 +222,7 @@ class _State:
     off_words: frozenset[str]  # content words only the off-topic examples use
     taught: Taught
     off_examples: classifier.Neighbours  # group 0: the off-topic examples
+    doubter: second.Pending  # the linear SVM that may doubt an answer (faq.second)
 
 
 @dataclass(frozen=True)
@@ -309,7 +310,7 @@ class Matcher:
             lead = short[lone[0]] - (short[lone[1]] if len(lone) > 1 else 0.0)
             if short[lone[0]] >= self.threshold:
                 if lead > self.margin and (lone[0] == order[0] or scored.raw_best < SHORT_VETO):
-                    return Match("answer", self.kb.entries[lone[0]], best, (), norm.text)
+                    return self._answer(state, norm, int(lone[0]), best)
                 if lead > self.margin:  # the classifier is fairly sure of another entry
                     pair = (self.kb.entries[lone[0]], self.kb.entries[order[0]])
                     return Match("suggest", None, best, pair, norm.text)
@@ -327,7 +328,7 @@ class Matcher:
         runner_up = float(scores[order[1]]) if len(order) > 1 else 0.0
         if best >= self.threshold and best - runner_up > self.margin:
             if scored.agree or scored.raw_best >= SURE_ALONE:
-                return Match("answer", top, best, (), norm.text)
+                return self._answer(state, norm, int(order[0]), best)
             # the two scorers disagree and the classifier is not sure: let the citizen choose
             return Match("suggest", None, best, tuple(close) or (top,), norm.text)
         if best >= self.threshold:  # a near-tie at the top: let the citizen choose
@@ -339,6 +340,18 @@ class Matcher:
         return Match("fallback", None, best, (), norm.text)
 
     # --- internals ---
+
+    def _answer(self, state: _State, norm: Normalized, index: int, best: float) -> Match:
+        """The answer with this entry, unless the second opinion clearly doubts it: then the
+        citizen chooses between the two picks ("Maksud Anda…?")."""
+        opinion = state.doubter.result()
+        if opinion.doubt(norm.text, index) < second.DOUBT:
+            return Match("answer", self.kb.entries[index], best, (), norm.text)
+        other, _ = opinion.best(norm.text)
+        offered = [self.kb.entries[index]]
+        if other != second.OFF_TOPIC and other != index:
+            offered.append(self.kb.entries[other])
+        return Match("suggest", None, best, tuple(offered), norm.text)
 
     @staticmethod
     def _off_topic(scored: _Scored) -> bool:
@@ -395,7 +408,13 @@ class Matcher:
         neighbours = classifier.Neighbours(
             model, [[model.featurizer.encode(n.words, n.content) for n in off_rows]]
         )
+        pending = second.train_in_background(
+            [n.text for n, _, _ in rows],
+            [index if index < off else second.OFF_TOPIC for _, index, _ in rows],
+            [weight for _, _, weight in rows],
+        )
         return _State(
+            doubter=pending,
             fuzzy=fuzzy,
             keywords=keywords,
             model=model,

@@ -36,6 +36,7 @@ from bot.handlers import (
     handoff,
     leads,
     nik_guard,
+    programme_status,
     queue,
     registration,
     reports,
@@ -123,6 +124,7 @@ def build_application(
     staff.register_early(app)  # group -2: desk commands typed in a group
     leads.register_early(app)  # group -2: replies to the desk's prompts (notes, reasons)
     search.register_early(app)  # group -2: the answer to the desk's search prompt
+    unanswered.register_early(app)  # group -2: the entry typed to teach the bot a question
     handoff.register_early(app)  # group -1: /tutup, staff answers, citizens' open conversations
     fallbacks.register_first(app)
     start.register(app)
@@ -132,6 +134,7 @@ def build_application(
     queue.register(app)  # /antrian, the daily follow-up digest
     reports.register(app)  # /ekspor /statistik
     unanswered.register(app)  # /pertanyaan
+    programme_status.register(app)  # /statusprogram (admins)
     screening_handlers.register(app)  # a flow that owns text while active: before free text
     registration.register(app)  # a flow that owns text while active: before free text
     data_rights.register(app)  # /dataku, /hapusdata, the daily retention purge

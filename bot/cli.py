@@ -166,6 +166,45 @@ def cmd_check(args: argparse.Namespace, config: Config) -> int:
     return 0
 
 
+def cmd_faq_learned(args: argparse.Namespace, config: Config) -> int:
+    """What staff taught the bot in ``/pertanyaan``, as ``faq/data/learned.yaml`` (stdout), to
+    review and commit; read without the lock, so also while the bot runs (embedded store)."""
+    from bot.teaching import LEARNED_KEY, NAMESPACE
+    from faq.learning import Learned
+    from faq.model import LEARNED_FILE, load_knowledge_base
+
+    value = _kv_value(config, NAMESPACE, LEARNED_KEY)
+    learned = Learned.from_json(value if isinstance(value, dict) else None, load_knowledge_base())
+    if not learned.items:
+        where = "the database" if config.database_url else config.data_dir
+        print(
+            f"Nothing taught yet in {where}: staff teach the bot with 🎓 in /pertanyaan.",
+            file=sys.stderr,
+        )
+        return 0
+    print(learned.to_yaml(), end="")
+    print(
+        f"{len(learned.items)} taught question(s): review, then save as faq/data/{LEARNED_FILE}.",
+        file=sys.stderr,
+    )
+    return 0
+
+
+def _kv_value(config: Config, namespace: str, key: str) -> object:
+    """One value of the bot's key/value store: read without the store's lock from the embedded
+    files (the bot may be running), or through the stores on PostgreSQL."""
+    from store import Stores
+    from store.backup import read_store, store_names
+
+    if config.database_url:
+        with Stores.open(config.data_dir, database_url=config.database_url) as stores:
+            return stores.kv.get(namespace, key)
+    if not config.data_dir.is_dir() or "kv" not in store_names(config.data_dir):
+        return None
+    doc = read_store(config.data_dir, "kv").get(namespace, {}).get(key)
+    return None if doc is None else doc["value"]
+
+
 def cmd_screen(args: argparse.Namespace, config: Config) -> int:
     """Evaluate a profile (answers by question id, YAML or JSON) with the current rules.
 
@@ -448,6 +487,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="warn about FAQ entries checked longer ago than this (default 180)",
     )
     check.set_defaults(func=cmd_check)
+
+    faq = sub.add_parser("faq", help="the knowledge base: what staff taught the bot")
+    faq_sub = faq.add_subparsers(dest="faq_command", required=True)
+    faq_sub.add_parser(
+        "learned", help="the questions staff taught in /pertanyaan, as faq/data/learned.yaml"
+    ).set_defaults(func=cmd_faq_learned)
 
     screen = sub.add_parser("screen", help="evaluate a profile of answers with the current rules")
     screen.add_argument("file", help="answers keyed by question id (.yaml or .json)")

@@ -106,10 +106,13 @@ def cmd_chat(args: argparse.Namespace, config: Config) -> int:
 
 
 def cmd_ask(args: argparse.Namespace, config: Config) -> int:
-    """Answer questions exactly as the bot would, from the arguments or one per line of stdin."""
+    """Answer questions exactly as the bot would, from the arguments or one per line of stdin
+    (with what staff taught it and the programme status update, read from the data)."""
     from bot.answers import compose_reply, set_values, values_of
     from bot.i18n import Texts
+    from bot.teaching import LEARNED_KEY, NAMESPACE, STATUS_KEY, read_status
     from bot.telegram_html import to_plain
+    from faq.learning import Learned
     from faq.matcher import Matcher
     from faq.model import load_knowledge_base
 
@@ -118,18 +121,23 @@ def cmd_ask(args: argparse.Namespace, config: Config) -> int:
     values = values_of(config.retention_days, config.office.as_dict())
     set_values(values)
     kb = load_knowledge_base(values=values)
+    # what staff taught and the status update, as the running bot has them (bot.teaching)
+    learned = _kv_value(config, NAMESPACE, LEARNED_KEY)
+    status = _kv_value(config, NAMESPACE, STATUS_KEY)
     matcher = Matcher(
         kb,
         threshold=config.faq.threshold,
         margin=config.faq.margin,
         max_suggestions=config.faq.max_suggestions,
+        taught=Learned.from_json(learned if isinstance(learned, dict) else None, kb).taught(),
     )
+    shown_status = read_status(status if isinstance(status, dict) else None)
     lang = args.lang or config.default_language
     questions = (
         [" ".join(args.question)] if args.question else (line.rstrip("\n") for line in sys.stdin)
     )
     for question in questions:
-        reply = compose_reply(texts, kb, matcher, question, lang)
+        reply = compose_reply(texts, kb, matcher, question, lang, shown_status)
         match = reply.match
         text = to_plain(reply.text)
         if args.json:

@@ -4,6 +4,7 @@ matcher's candidates or a typed entry id) or marked off-topic, live at once and 
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import yaml
@@ -86,6 +87,11 @@ async def test_a_group_attached_to_a_typed_entry_is_answered_at_once_and_after_r
     learned = yaml.safe_load(printed.stdout)["learned"]
     assert sorted(learned["phrasings"]["register-city"]["id"]) == sorted(SUNDANESE)
     assert "2 taught question(s)" in printed.stderr
+    asked = run_bot(
+        "ask", "--json", SUNDANESE[1], env={"BOT_DATA_DIR": str(data_dir)}, tmp=tmp_path
+    )
+    assert asked.returncode == 0, asked.stderr
+    assert json.loads(asked.stdout)["entry"] == "register-city"  # `ask` answers as the bot
 
     await desk.restart()
     [answer] = await desk.send(CITIZEN, SUNDANESE[0])
@@ -177,7 +183,7 @@ TIMELINE_QUESTION = KB.by_id["programme-timeline"].question["id"]
 
 
 async def test_status_update_shown_on_top_of_the_status_answers_until_cleared(
-    desk: BotHarness,
+    desk: BotHarness, data_dir: Path, tmp_path: Path
 ) -> None:
     today = format_date(clock.today(), "id")
     posted = await desk.send(ADMIN, "/statusprogram LOA sudah <b>terbit</b> 12-01-2027")
@@ -197,6 +203,8 @@ async def test_status_update_shown_on_top_of_the_status_answers_until_cleared(
     await desk.restart()
     [answer] = await desk.send(CITIZEN, STATUS_QUESTION)
     assert top in answer.text
+    asked = run_bot("ask", STATUS_QUESTION, env={"BOT_DATA_DIR": str(data_dir)}, tmp=tmp_path)
+    assert f"Kabar terbaru ({today}): LOA sudah terbit 12-01-2027" in asked.stdout
     [shown] = await desk.send(STAFF, "/statusprogram")  # staff see it and how to post
     assert "LOA sudah <b>terbit</b>" in shown.text and "/statusprogram hapus" in shown.text
 

@@ -192,7 +192,8 @@ def cmd_faq_learned(args: argparse.Namespace, config: Config) -> int:
         return 0
     print(learned.to_yaml(), end="")
     print(
-        f"{len(learned.items)} taught question(s): review, then save as faq/data/{LEARNED_FILE}.",
+        f"{len(learned.items)} taught question(s), every one taught so far: review, then save "
+        f"as faq/data/{LEARNED_FILE} (replacing it) and commit.",
         file=sys.stderr,
     )
     return 0

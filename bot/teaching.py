@@ -65,7 +65,8 @@ async def restore(services: Services) -> None:
     """At start-up: a matcher of this Application's own, retrained with the stored taught items,
     and the stored status update; erasures cover the staff ids in both."""
     stores = services.stores
-    stores.register_user_deleter("kv", functools.partial(forget_staff, stores))
+    deleter = functools.partial(forget_staff, stores)
+    await services.call(stores.register_user_deleter, "kv", deleter)  # may finish an erasure
     services.matcher = copy.copy(services.matcher)
     learned = read_learned(await services.call(stores.kv.get, NAMESPACE, LEARNED_KEY), services)
     if learned.items:

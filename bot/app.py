@@ -23,7 +23,7 @@ from telegram.error import TelegramError
 from telegram.ext import Application, ApplicationBuilder, BaseUpdateProcessor, Defaults
 from telegram.request import BaseRequest, HTTPXRequest
 
-from bot import delivery
+from bot import delivery, teaching
 from bot.commands import CommandMenus
 from bot.config import Config
 from bot.errors import error_handler
@@ -159,6 +159,8 @@ async def _post_init(app: AnyApplication) -> None:
         log.warning("removed %d export file(s) left behind by an interrupted export", removed)
     if app.job_queue is not None:
         app.job_queue.run_repeating(_flush_usage, interval=60, first=60, name="faq-usage")
+        # what another worker taught or posted (bot.teaching): taken up within a minute
+        app.job_queue.run_repeating(_refresh_teaching, interval=60, first=60, name="faq-taught")
     await delivery.start(app)  # the announcement sender: resume running ones, re-arm scheduled
     _watch(app, services)
     menus = app.bot_data["commands"] = CommandMenus(services.texts, config.staff)
@@ -204,6 +206,11 @@ async def _too_many_messages(app: AnyApplication, update: object) -> None:
 
 async def _flush_usage(context: Any) -> None:
     await context.bot_data["services"].flush_usage()
+
+
+async def _refresh_teaching(context: Any) -> None:
+    if await teaching.refresh(context.bot_data["services"]):
+        log.info("the FAQ took up what staff taught or posted in another process")
 
 
 async def _post_shutdown(app: AnyApplication) -> None:

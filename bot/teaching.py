@@ -14,8 +14,8 @@
 - A staff member's erasure (``Stores.delete_user``) removes their id from both values
   (:func:`forget_staff`, a deleter of the ``kv`` store); the audit keeps who did what.
 
-The matcher and the status live in this process: with several workers, another worker sees a
-change at its next start.
+The matcher and the status live in this process: with several workers on one database, the
+others take a change up within a minute (:func:`refresh`, a repeating job of ``bot.app``).
 """
 
 from __future__ import annotations
@@ -74,6 +74,22 @@ async def restore(services: Services) -> None:
         log.info("the FAQ matcher was retrained with %d taught question(s)", len(learned.items))
     services.learned = learned
     services.status = read_status(await services.call(stores.kv.get, NAMESPACE, STATUS_KEY))
+
+
+async def refresh(services: Services) -> bool:
+    """Take up what another process stored since (several workers on one database): re-read
+    both values and apply what changed; True if something did. Run every minute."""
+    lock = services.extras.setdefault(_LOCK, asyncio.Lock())
+    async with lock:
+        kv = services.stores.kv
+        learned = read_learned(await services.call(kv.get, NAMESPACE, LEARNED_KEY), services)
+        status = read_status(await services.call(kv.get, NAMESPACE, STATUS_KEY))
+        changed = learned != services.learned or status != services.status
+        if learned != services.learned:
+            await asyncio.to_thread(learned.apply, services.matcher)
+            services.learned = learned
+        services.status = status
+        return changed
 
 
 async def teach(services: Services, change: Callable[[Learned], Learned]) -> Learned:

@@ -9,7 +9,9 @@ from pathlib import Path
 
 import yaml
 
+from bot import teaching
 from bot.teaching import LEARNED_KEY, NAMESPACE, STATUS_KEY
+from faq.learning import Learned
 from faq.model import load_knowledge_base
 from faq.render import format_date
 from store import clock
@@ -257,3 +259,18 @@ def test_faq_learned_says_when_nothing_was_taught(tmp_path: Path) -> None:
     result = run_bot("faq", "learned", tmp=tmp_path)
     assert result.returncode == 0, result.stderr
     assert result.stdout == "" and "Nothing taught yet" in result.stderr
+
+
+async def test_what_another_worker_stored_is_taken_up_by_the_refresh(desk: BotHarness) -> None:
+    """Several workers on one database: one stores, the others' minutely refresh applies it."""
+    services = desk.app.bot_data["services"]  # type: ignore[union-attr]
+    stores = stores_of(desk)
+    assert await teaching.refresh(services) is False  # nothing new: nothing retrained
+    taught = Learned().attach(SUNDANESE[0], "register-city", "id", by=STAFF)
+    stores.kv.put(NAMESPACE, LEARNED_KEY, taught.to_json())  # as another worker would
+    stores.kv.put(NAMESPACE, STATUS_KEY, {"text": "LOA terbit", "posted": "2026-12-01"})
+    assert await teaching.refresh(services) is True
+    [answer] = await desk.send(CITIZEN, SUNDANESE[0])
+    assert KB.by_id["register-city"].question["id"] in answer.text
+    [status] = await desk.send(CITIZEN, STATUS_QUESTION)
+    assert "Kabar terbaru (1 Desember 2026):</b> LOA terbit" in status.text

@@ -33,7 +33,7 @@ SETS = {
     "holdout 1": "faq_holdout.yaml",
     "holdout 2": "faq_holdout2.yaml",
     "unseen": "faq_unseen.yaml",
-    "unseen 2": "faq_unseen2.yaml",
+    "unseen 3": "faq_unseen3.yaml",
     "batches (tuning)": "faq_tuning.yaml",
 }
 

@@ -65,15 +65,19 @@ class Featurizer:
                 self._word_ids[word] = ids
         return ids
 
-    def encode(
-        self, words: Sequence[str], content: Sequence[str]
-    ) -> tuple[np.ndarray, np.ndarray]:
-        """The distinct feature ids of a text and their raw counts."""
+    def features(self, words: Sequence[str], content: Sequence[str]) -> np.ndarray:
+        """The feature ids of a text, one per occurrence."""
         keys = [WORD_PREFIX + w for w in content]
         keys += [f"{WORD_PREFIX}{a} {b}" for a, b in itertools.pairwise(content)]
         parts = [self._word(w) for w in words]
         parts.append(self._ids(keys))
-        ids, counts = np.unique(np.concatenate(parts), return_counts=True)
+        return np.concatenate(parts)
+
+    def encode(
+        self, words: Sequence[str], content: Sequence[str]
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """The distinct feature ids of a text and their raw counts."""
+        ids, counts = np.unique(self.features(words, content), return_counts=True)
         return ids, counts.astype(np.float64)
 
 
@@ -88,20 +92,31 @@ class NaiveBayes:
     ) -> None:
         """Train on ``(words, content words, class index, weight)`` for each text."""
         self.featurizer = Featurizer()
-        encoded = [(self.featurizer.encode(w, c), label, wt) for w, c, label, wt in texts]
+        labels_list: list[int] = []
+        weights_list: list[float] = []
+        features: list[np.ndarray] = []
+        for words, content, label, wt in texts:
+            features.append(self.featurizer.features(words, content))
+            labels_list.append(label)
+            weights_list.append(wt)
         self.featurizer.frozen = True
         feature_count = len(self.featurizer.index)
-        pos = np.concatenate([ids for (ids, _), _, _ in encoded])
-        raw = np.concatenate([counts for (_, counts), _, _ in encoded])
-        size = np.array([len(ids) for (ids, _), _, _ in encoded], dtype=np.int64)
-        owner = np.repeat(np.arange(len(encoded)), size)
+        texts_count = len(features)
+        # one np.unique over (text, feature) pairs instead of one per text: the distinct
+        # features of every text and their counts, ordered by text, then feature
+        lengths = np.array([len(f) for f in features], dtype=np.int64)
+        pairs = np.repeat(np.arange(texts_count), lengths) * max(feature_count, 1)
+        pairs += np.concatenate(features) if features else np.zeros(0, dtype=np.int64)
+        cells_of_text, raw_counts = np.unique(pairs, return_counts=True)
+        owner, pos = np.divmod(cells_of_text, max(feature_count, 1))
+        raw = raw_counts.astype(np.float64)
         # each feature appears once per text after np.unique, so df is a plain bincount
         df = np.bincount(pos, minlength=feature_count)
-        self.idf = np.log((1 + len(encoded)) / (1 + df)) + 1.0
+        self.idf = np.log((1 + texts_count) / (1 + df)) + 1.0
         weights = (1.0 + np.log(raw)) * self.idf[pos]
-        norms = np.sqrt(np.bincount(owner, weights=weights**2, minlength=len(encoded)))
-        labels = np.array([label for _, label, _ in encoded], dtype=np.int64)
-        text_weight = np.array([wt for _, _, wt in encoded])
+        norms = np.sqrt(np.bincount(owner, weights=weights**2, minlength=texts_count))
+        labels = np.array(labels_list, dtype=np.int64)
+        text_weight = np.array(weights_list)
         mass = weights / norms[owner] * text_weight[owner]
         cells, inverse = np.unique(pos * n_classes + labels[owner], return_inverse=True)
         totals = np.bincount(inverse, weights=mass, minlength=len(cells))

@@ -39,8 +39,13 @@ TOPICS_FILE = "topics.yaml"
 # bot from its traffic (see faq.learning): both optional, neither holds entries.
 OFF_TOPIC_FILE = "off_topic.yaml"
 LEARNED_FILE = "learned.yaml"
+# More phrasings per entry, written apart from the entries so that those stay readable: citizens'
+# voices (long stories, Sundanese and Javanese, English) the matcher learns from like any phrasing.
+PARAPHRASES_FILE = "paraphrases.yaml"
 VALUES_FILE = "values.yaml"  # texts faq.render fills in (placeholders, dated statements)
-SPECIAL_FILES = frozenset({TOPICS_FILE, OFF_TOPIC_FILE, LEARNED_FILE, VALUES_FILE})
+SPECIAL_FILES = frozenset(
+    {TOPICS_FILE, OFF_TOPIC_FILE, LEARNED_FILE, PARAPHRASES_FILE, VALUES_FILE}
+)
 # Placeholders an answer or detail may hold; faq.render fills them ({timeline} from the entry's
 # dated statements, the rest from the values the bot passes, e.g. its config).
 PLACEHOLDERS = frozenset(
@@ -217,6 +222,9 @@ def load_knowledge_base(
         prefill(_entry(e), today or date.today(), values or {}) for _, e in raw_entries
     )
     learned_phrasings, learned_off = _learned(directory or DATA_DIR)
+    for entry_id, by_lang in _paraphrases(directory or DATA_DIR).items():
+        for lang, texts in by_lang.items():
+            learned_phrasings.setdefault(entry_id, {}).setdefault(lang, []).extend(texts)
     entries = tuple(
         replace(
             e,
@@ -250,19 +258,37 @@ def _learned(directory: Path) -> tuple[dict[str, dict[str, list[str]]], tuple[st
     return phrasings, tuple(str(t) for lang in LANGUAGES for t in off.get(lang) or ())
 
 
+def _paraphrases(directory: Path) -> dict[str, dict[str, list[str]]]:
+    """``paraphrases.yaml``: more phrasings by entry id and language."""
+    path = directory / PARAPHRASES_FILE
+    if not path.is_file():
+        return {}
+    data = (safe_load(path.read_text(encoding="utf-8")) or {}).get("paraphrases") or {}
+    return {
+        str(entry): {lang: [str(t) for t in texts or ()] for lang, texts in by_lang.items()}
+        for entry, by_lang in data.items()
+    }
+
+
 def _learned_problems(directory: Path, entry_ids: set[str]) -> list[Problem]:
-    """Defects of ``learned.yaml``: its shape and entry ids that do not exist."""
-    try:
-        phrasings, _ = _learned(directory)
-    except (yaml.YAMLError, AttributeError, TypeError) as exc:
-        return [Problem(LEARNED_FILE, "-", f"malformed: {exc}".replace("\n", " "))]
-    problems = [
-        Problem(LEARNED_FILE, entry, "phrasings for an unknown entry id")
-        for entry in sorted(set(phrasings) - entry_ids)
-    ]
-    for entry, by_lang in phrasings.items():
-        for lang in sorted(set(by_lang) - set(LANGUAGES)):
-            problems.append(Problem(LEARNED_FILE, entry, f"unknown language {lang!r}"))
+    """Defects of ``learned.yaml`` and ``paraphrases.yaml``: shape, unknown ids and languages."""
+    problems: list[Problem] = []
+    for name, read in (
+        (LEARNED_FILE, lambda: _learned(directory)[0]),
+        (PARAPHRASES_FILE, lambda: _paraphrases(directory)),
+    ):
+        try:
+            phrasings = read()
+        except (yaml.YAMLError, AttributeError, TypeError) as exc:
+            problems.append(Problem(name, "-", f"malformed: {exc}".replace("\n", " ")))
+            continue
+        problems += [
+            Problem(name, entry, "phrasings for an unknown entry id")
+            for entry in sorted(set(phrasings) - entry_ids)
+        ]
+        for entry, by_lang in phrasings.items():
+            for lang in sorted(set(by_lang) - set(LANGUAGES)):
+                problems.append(Problem(name, entry, f"unknown language {lang!r}"))
     return problems
 
 

@@ -51,8 +51,11 @@ _MIN_SPELLING_LENGTH = 5
 _SUFFIXES = (
     ("ies", "y"), ("es", ""), ("s", ""), ("ed", ""), ("ed", "e"), ("ing", ""), ("ing", "e"),
     ("kan", ""), ("an", ""), ("i", ""),
+    # Sundanese and Javanese possessive/definite endings: "syaratna", "pendaftarane", "ujianne"
+    ("na", ""), ("ne", ""), ("e", ""), ("ipun", ""),
 )  # fmt: skip
-_PREFIXES = ("di", "ber", "ter", "ke")
+# Indonesian, and the Sundanese "nga-"/Javanese "n-" verb prefixes ("ngahapus", "ndaftar").
+_PREFIXES = ("di", "ber", "ter", "ke", "nga", "ng", "n")
 _MIN_STEM = 4
 # fuzz.ratio is 200 * matches / (len(a) + len(b)), so a word of length n can only reach the
 # cutoff against words of length n / _LENGTH_SPAN to n * _LENGTH_SPAN: the rest are never read.
@@ -69,6 +72,9 @@ class Lexicon:
     stopwords: frozenset[str]
     stop_phrases: Mapping[str, tuple[tuple[str, ...], ...]]  # first word -> longest first
     keep_phrases: tuple[tuple[str, ...], ...]
+    # words that make a sentence a question when it has no "?" (after expansion: "brp" is
+    # "berapa"); a long message is judged by such sentences (see faq.matcher)
+    question_words: frozenset[str] = frozenset()
 
     @classmethod
     def load(cls, path: Path = LEXICON_FILE) -> Lexicon:
@@ -82,8 +88,10 @@ class Lexicon:
             noise = frozenset(_word(w) for w in data["noise"])
             stop = [tuple(_word(w) for w in phrase.split()) for phrase in data["stopwords"]]
             keep = tuple(tuple(_word(w) for w in p.split()) for p in data["keep_phrases"])
+            asking = frozenset(_word(w) for w in data.get("question_words") or ())
         except (KeyError, TypeError, AttributeError, ValueError) as exc:
             raise ValueError(f"{path}: malformed lexicon ({exc!r})") from exc
+        abbreviations = _resolved(abbreviations)
         phrases: dict[str, list[tuple[str, ...]]] = {}
         for phrase in stop:
             if len(phrase) > 1:
@@ -94,6 +102,7 @@ class Lexicon:
             stopwords=frozenset(p[0] for p in stop if len(p) == 1),
             stop_phrases={k: tuple(sorted(v, key=len, reverse=True)) for k, v in phrases.items()},
             keep_phrases=keep,
+            question_words=asking,
         )
 
 
@@ -143,10 +152,19 @@ class Normalizer:
             self._by_length.setdefault(len(word), []).append(word)
         self._windows: dict[int, list[str]] = {}  # word length -> the words worth comparing
         self._corrections: dict[str, str] = {}
+        self._expanded: dict[str, tuple[str, ...]] = {}  # token -> its words (tokens repeat)
 
     def __call__(self, text: str) -> Normalized:
-        words = tuple(w for token in _tokens(text) for w in self._expand(token))
+        words = tuple(w for token in _tokens(text) for w in self._expanded_token(token))
         return Normalized(words=words, content=self._content(words))
+
+    def _expanded_token(self, token: str) -> tuple[str, ...]:
+        words = self._expanded.get(token)
+        if words is None:
+            if len(self._expanded) > _MAX_CORRECTIONS:  # unbounded input: keep it small
+                self._expanded.clear()
+            words = self._expanded[token] = self._expand(token)
+        return words
 
     def _expand(self, token: str) -> tuple[str, ...]:
         """One raw token as zero or more normal words."""
@@ -247,9 +265,42 @@ class Normalizer:
 
 def _tokens(text: str) -> list[str]:
     """Lower-case words of letters and digits; punctuation, emoji and zero-width marks gone."""
-    text = _ZERO_WIDTH.sub("", unicodedata.normalize("NFKC", text).casefold())
+    text = _ZERO_WIDTH.sub("", _without_accents(unicodedata.normalize("NFKC", text).casefold()))
     text = _CODE.sub(lambda m: (m[1] or m[2]) + m[3], _G2G.sub(" g2g ", text))
     return _NON_WORD.sub(" ", text).split()
+
+
+def _resolved(abbreviations: Mapping[str, tuple[str, ...]]) -> dict[str, tuple[str, ...]]:
+    """Each expansion with its own words expanded too: "ujiane" -> "ujian" -> "tes".
+
+    The lexicon lists words as people write them; one that stands for another listed word
+    ends where that word ends. A word standing for itself ("sehat: sehat") stays; a cycle stops
+    at the second visit.
+    """
+
+    def expand(word: str, seen: frozenset[str]) -> tuple[str, ...]:
+        target = abbreviations.get(word)
+        if target is None or word in seen or target == (word,):
+            return (word,)
+        return tuple(w for t in target for w in expand(t, seen | {word}))
+
+    return {
+        key: tuple(w for t in value for w in expand(t, frozenset({key})))
+        for key, value in abbreviations.items()
+    }
+
+
+def _without_accents(text: str) -> str:
+    """Latin letters without their accents: Sundanese "béja énggal" is typed "beja enggal" too.
+
+    Only combining marks are dropped and the rest is composed again, so Hangul and other
+    scripts that decompose come back whole.
+    """
+    if text.isascii():
+        return text
+    decomposed = unicodedata.normalize("NFD", text)
+    kept = "".join(c for c in decomposed if unicodedata.category(c) != "Mn")
+    return unicodedata.normalize("NFC", kept)
 
 
 @cache

@@ -50,6 +50,15 @@ ROOT = Path(__file__).resolve().parent.parent
         ("abdi bade daftar, kumaha carana?", "saya ingin daftar bagaimana cara"),
         ("syarate opo wae", "syarat apa saja"),
         ("tes tahap dua", "tes tahap 2"),
+        # accents folded (Sundanese is typed with and without them), Hangul left whole
+        ("béja énggal", "kabar baru"),
+        ("naon ari EPS téh", "apa ari eps"),
+        # the Javanese of Serang; an expansion's own words are expanded ("ujiane" -> "ujian")
+        (
+            "sire arep takon, kite kudu nyetor duit pira",
+            "kamu ingin tanya saya harus bayar uang berapa",
+        ),
+        ("ujiane", "tes"),
         ("", ""),
     ],
 )
@@ -153,6 +162,24 @@ def test_lexicon_rejects_malformed_words(tmp_path: Path) -> None:
         Lexicon.load(bad)
 
 
+def test_dialect_affixes_meet_the_knowledge_base_word() -> None:
+    # Sundanese nga-, Javanese n-, Sundanese -na and Javanese -e: only onto a word the base uses
+    normalizer = Normalizer(vocabulary=["hapus", "daftar", "pendaftaran", "syarat"])
+    assert normalizer("ngahapus pendaftarane").words == ("hapus", "pendaftaran")
+    assert normalizer("ngarapus").words == ("ngarapus",)  # no known stem: left alone
+
+
+def test_lexicon_chains_resolve_and_cycles_stop(tmp_path: Path) -> None:
+    path = tmp_path / "lexicon.yaml"
+    path.write_text(
+        "abbreviations: {a1: bb cc, bb: dd, cc: cc, xx: yy, yy: xx}\n"
+        "noise: []\nstopwords: []\nkeep_phrases: []\n"
+    )
+    lexicon = Lexicon.load(path)
+    assert lexicon.abbreviations["a1"] == ("dd", "cc")
+    assert lexicon.abbreviations["xx"] == ("xx",)
+
+
 def test_package_lexicon_is_in_normal_form() -> None:
     lexicon = Lexicon.load()
     assert "yg" in lexicon.abbreviations and "min" in lexicon.noise
@@ -254,7 +281,7 @@ def test_margin_decides_between_answer_and_suggest() -> None:
 
 def test_threshold_decides_between_answer_and_the_rest() -> None:
     real = Matcher(load_knowledge_base())
-    text = "mata minus boleh ikut ga"
+    text = "does being married stop me from applying"
     score = real.match(text).score
     assert 0 < score < 100
     assert Matcher(real.kb, threshold=score).match(text).kind == "answer"

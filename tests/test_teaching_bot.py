@@ -35,8 +35,8 @@ SUNDANESE = (
     "kumaha mun abdi hoyong ngiring ka nagara ginseng",
     "punten abdi hoyong ngiring ka nagara ginseng",
 )
-#: The age of a K-pop band: shares "umur" with the age-limit entry, about something else.
-OFF_TOPIC = "umur bts berapa"
+#: A soap actor's pay: answered with the EPS minimum wage until marked off-topic.
+OFF_TOPIC = "gaji oppa drakor berapa per episode"
 
 
 def _seed(bot: BotHarness, *questions: str, lang: str = "id") -> None:
@@ -80,7 +80,7 @@ async def test_a_group_attached_to_a_typed_entry_is_answered_at_once_and_after_r
         assert entry.question["id"] in answer.text and "Sumber" in answer.text
     [record] = [a for a in stores_of(desk).audit.list() if a["action"] == "faq_taught"]
     assert record["actor"] == STAFF and record["target"] == "faq:register-city"
-    assert record["details"] == {"taught": 2, "questions": 2, "lang": "id"}
+    assert record["details"] == {"taught": 2, "questions": 2, "lang": "id", "unmet": 0}
     assert len(stores_of(desk).unanswered.all_open()) == 1
 
     # `faq learned` reads the store while the bot runs (without its lock).
@@ -124,11 +124,24 @@ async def test_a_group_marked_off_topic_gets_the_fallback(desk: BotHarness) -> N
     services = desk.app.bot_data["services"]  # type: ignore[union-attr]
     assert OFF_TOPIC in services.matcher.taught.off_topic
     [record] = [a for a in stores_of(desk).audit.list() if a["action"] == "faq_taught_off_topic"]
-    assert record["details"]["taught"] == 1
+    assert record["details"] == {"taught": 1, "questions": 1, "lang": "id", "unmet": 0}
 
     await desk.restart()
     [fallback] = await desk.send(CITIZEN + 1, OFF_TOPIC)
     assert fallback.text == FALLBACK
+
+
+async def test_staff_are_told_when_the_matcher_still_answers_otherwise(desk: BotHarness) -> None:
+    own = KB.by_id["age-limit"].question["id"]  # the entry's own question, taught elsewhere
+    _seed(desk, own)
+    screen = await _group_screen(desk)
+    [prompt] = await desk.press(STAFF, screen, "Entri lain")
+    [done] = await reply_to(desk, STAFF, prompt, "tattoo")
+    assert "1 masih dijawab lain" in done.text
+    [record] = [a for a in stores_of(desk).audit.list() if a["action"] == "faq_taught"]
+    assert record["details"]["unmet"] == 1
+    [answer] = await desk.send(CITIZEN, own)
+    assert KB.by_id["tattoo"].question["id"] not in answer.text
 
 
 async def test_typed_words_list_entries_and_teaching_is_for_staff_only(

@@ -62,7 +62,8 @@ MAX_TAUGHT = 20
 CANDIDATES = 3
 PICK_RESULTS = 5
 BUTTON_QUESTION_CHARS = 48
-TOAST_CHARS = 190
+TOAST_CHARS = 200  # Telegram's limit for a callback answer
+TOAST_QUESTION_CHARS = 60
 STAFF_TEACH = flow.define("staff_teach")
 
 
@@ -242,9 +243,11 @@ async def _gone(update: Update, svc: Services, lang: str) -> None:
     await answer(update.callback_query, svc.texts.get("staff_unanswered_gone", lang), alert=True)
 
 
-async def _after(update: Update, svc: Services, lang: str, page: int, toast: str) -> None:
+async def _after(
+    update: Update, svc: Services, lang: str, page: int, toast: str, *, alert: bool = False
+) -> None:
     """The list again, without the group just handled; ``toast`` says what was done."""
-    await answer(update.callback_query, shorten(toast, TOAST_CHARS))
+    await answer(update.callback_query, shorten(toast, TOAST_CHARS), alert=alert)
     groups = await _open_groups(svc)
     text, markup = unanswered_screen(svc.texts, svc.config, groups, lang, page)
     await show(update, text, markup)
@@ -302,19 +305,28 @@ async def _teach_group(
                 learned = learned.attach(text, entry.id, group_lang, by=user.id)
         return learned
 
-    await teaching.teach(svc, change)
+    learned = await teaching.teach(svc, change)
     count = await svc.call(svc.stores.unanswered.mark_handled, group.ids, actor=user.id)
-    details: dict[str, Any] = {"taught": len(questions), "questions": count, "lang": group_lang}
+    # What the live matcher still decides otherwise is said, not hidden (faq.learning.unmet).
+    unmet = len(await asyncio.to_thread(learned.unmet, svc.matcher, questions))
+    details: dict[str, Any] = {
+        "taught": len(questions),
+        "questions": count,
+        "lang": group_lang,
+        "unmet": unmet,
+    }
+    texts = svc.texts
     if entry is None:
         await audit(svc, user.id, "faq_taught_off_topic", None, **details)
-        toast = svc.texts.get("staff_taught_off_topic", lang).format(count=len(questions))
+        toast = texts.get("staff_taught_off_topic", lang).format(count=len(questions))
     else:
         await audit(svc, user.id, "faq_taught", f"faq:{entry.id}", **details)
-        toast = svc.texts.get("staff_taught", lang).format(
-            count=len(questions), question=entry.question[lang]
-        )
+        question = shorten(entry.question[lang], TOAST_QUESTION_CHARS)
+        toast = texts.get("staff_taught", lang).format(count=len(questions), question=question)
+    if unmet:
+        toast += "\n" + texts.get("staff_taught_unmet", lang).format(count=unmet)
     if edit:
-        await _after(update, svc, lang, page, toast)
+        await _after(update, svc, lang, page, toast, alert=bool(unmet))
         return
     groups = await _open_groups(svc)
     text, markup = unanswered_screen(svc.texts, svc.config, groups, lang, page)

@@ -116,7 +116,14 @@ def render_match(
     if match.kind == "suggest":
         rows = column((e.question[lang], f"q:{e.id}") for e in match.suggestions)
         rows.append([(texts.get("btn_none_of_these", lang), "m:none")])
-        return texts.render("suggest", lang), keyboard(rows)
+        # the candidates in the text too: a screen reader, a notification or a forwarded
+        # message shows no buttons
+        lines = [texts.render("suggest", lang)]
+        lines += [
+            texts.render("suggest_item", lang, number=str(n), question=e.question[lang])
+            for n, e in enumerate(match.suggestions, 1)
+        ]
+        return Markup("\n".join(lines)), keyboard(rows)
     if match.kind == "smalltalk":
         return texts.render("smalltalk", lang), main_menu(texts, lang)
     return texts.render("fallback", lang), topics_keyboard(texts, kb, lang)

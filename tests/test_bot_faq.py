@@ -61,8 +61,11 @@ async def test_free_departure_is_never_promised_for_g2g_in_general(bot: BotHarne
 async def test_ambiguous_question_offers_suggestions_then_answers(bot: BotHarness) -> None:
     # "korea" alone fits many entries: the bot asks which one was meant.
     [suggest] = await bot.send(CITIZEN, "korea")
-    assert suggest.text == TEXTS.get("suggest", "id")
+    heading, *listed = suggest.text.split("\n")
+    assert heading == TEXTS.get("suggest", "id")
     assert 2 <= len(suggest.buttons) - 1 <= 3
+    # the candidates are in the text as well as on the buttons, in the same order
+    assert listed == [f"{n}. {label}" for n, (label, _) in enumerate(suggest.buttons[:-1], 1)]
     question_label, data = suggest.buttons[0]
     [answer] = await bot.press(CITIZEN, suggest, question_label)
     assert KB.by_id[data[2:]].question["id"] in answer.text

@@ -103,7 +103,7 @@ async def wait_delivered(emu: BotAPIEmulator, marker: str, count: int, since: in
 
 def is_faq_reply(reply: Reply) -> bool:
     """An answer of the FAQ, or its "did you mean" suggestions."""
-    return "Sumber" in reply.text or reply.text == TEXTS.get("suggest", "id")
+    return "Sumber" in reply.text or reply.text.startswith(TEXTS.get("suggest", "id"))
 
 
 def outbox_doc(bot: BotHarness, broadcast_id: str = "1") -> dict[str, Any]:

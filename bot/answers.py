@@ -14,7 +14,7 @@ from bot.menu import main_menu
 from bot.ui import column, keyboard
 from faq.matcher import Match, Matcher
 from faq.model import Entry, KnowledgeBase
-from faq.render import Rendered, office_values, render
+from faq.render import Rendered, StatusUpdate, office_values, render
 from store import clock
 
 # The matcher reads at most this much of a message; a question is never longer.
@@ -38,12 +38,15 @@ def values_of(retention_days: int, office: dict[str, str]) -> dict[str, object]:
     return {"retention_days": retention_days, **office_values(office)}
 
 
-def shown(entry: Entry, lang: str) -> Rendered:
-    """The entry's answer and detail as of today (dated statements computed per message)."""
-    return render(entry, lang, today=clock.today(), values=_values)
+def shown(entry: Entry, lang: str, status: StatusUpdate | None = None) -> Rendered:
+    """The entry's answer and detail as of today (dated statements computed per message), the
+    admins' programme ``status`` update on top of the status and timeline answers."""
+    return render(entry, lang, today=clock.today(), values=_values, status=status)
 
 
-def render_answer(texts: Texts, entry: Entry, lang: str) -> Markup:
+def render_answer(
+    texts: Texts, entry: Entry, lang: str, status: StatusUpdate | None = None
+) -> Markup:
     sources = ", ".join(
         f'<a href="{escape(s.url)}">{escape(s.title)}</a>' if s.url else escape(s.title)
         for s in entry.sources
@@ -52,7 +55,7 @@ def render_answer(texts: Texts, entry: Entry, lang: str) -> Markup:
         "answer",
         lang,
         question=entry.question[lang],
-        answer=Markup(shown(entry, lang).answer),
+        answer=Markup(shown(entry, lang, status).answer),
         sources=Markup(sources),
         checked=entry.checked.strftime("%d-%m-%Y"),
     )
@@ -104,11 +107,12 @@ def topics_keyboard(texts: Texts, kb: KnowledgeBase, lang: str) -> InlineKeyboar
 
 
 def render_match(
-    texts: Texts, kb: KnowledgeBase, match: Match, lang: str
+    texts: Texts, kb: KnowledgeBase, match: Match, lang: str, status: StatusUpdate | None = None
 ) -> tuple[Markup, InlineKeyboardMarkup]:
     """The reply to a free-text question, exactly as the bot sends it."""
     if match.kind == "answer" and match.entry is not None:
-        return render_answer(texts, match.entry, lang), answer_keyboard(texts, match.entry, lang)
+        body = render_answer(texts, match.entry, lang, status)
+        return body, answer_keyboard(texts, match.entry, lang)
     if match.kind == "suggest":
         rows = column((e.question[lang], f"q:{e.id}") for e in match.suggestions)
         rows.append([(texts.get("btn_none_of_these", lang), "m:none")])
@@ -136,9 +140,15 @@ class Reply:
 
 
 def compose_reply(
-    svc_texts: Texts, kb: KnowledgeBase, matcher: Matcher, text: str, lang: str
+    svc_texts: Texts,
+    kb: KnowledgeBase,
+    matcher: Matcher,
+    text: str,
+    lang: str,
+    status: StatusUpdate | None = None,
 ) -> Reply:
-    """What the bot answers to ``text`` (pure: shared by the handler and ``python -m bot ask``)."""
+    """What the bot answers to ``text`` (pure: shared by the handler and ``python -m bot ask``),
+    with the programme ``status`` update on top of the status and timeline answers."""
     if not _INVISIBLE.sub("", text):
         return Reply(svc_texts.render("empty_text", lang), main_menu(svc_texts, lang))
     if _NUMBER_ONLY.match(text.strip()):
@@ -147,5 +157,5 @@ def compose_reply(
     if len(text) > MAX_QUESTION_CHARS:
         notice, text = svc_texts.render("too_long", lang), text[:MAX_QUESTION_CHARS]
     match = matcher.match(text)
-    body, markup = render_match(svc_texts, kb, match, lang)
+    body, markup = render_match(svc_texts, kb, match, lang, status)
     return Reply(body, markup, match, notice)

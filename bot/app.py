@@ -23,7 +23,7 @@ from telegram.error import TelegramError
 from telegram.ext import Application, ApplicationBuilder, BaseUpdateProcessor, Defaults
 from telegram.request import BaseRequest, HTTPXRequest
 
-from bot import delivery
+from bot import delivery, teaching
 from bot.commands import CommandMenus
 from bot.config import Config
 from bot.errors import error_handler
@@ -36,6 +36,7 @@ from bot.handlers import (
     handoff,
     leads,
     nik_guard,
+    programme_status,
     queue,
     registration,
     reports,
@@ -123,6 +124,7 @@ def build_application(
     staff.register_early(app)  # group -2: desk commands typed in a group
     leads.register_early(app)  # group -2: replies to the desk's prompts (notes, reasons)
     search.register_early(app)  # group -2: the answer to the desk's search prompt
+    unanswered.register_early(app)  # group -2: the entry typed to teach the bot a question
     handoff.register_early(app)  # group -1: /tutup, staff answers, citizens' open conversations
     fallbacks.register_first(app)
     start.register(app)
@@ -132,6 +134,7 @@ def build_application(
     queue.register(app)  # /antrian, the daily follow-up digest
     reports.register(app)  # /ekspor /statistik
     unanswered.register(app)  # /pertanyaan
+    programme_status.register(app)  # /statusprogram (admins)
     screening_handlers.register(app)  # a flow that owns text while active: before free text
     registration.register(app)  # a flow that owns text while active: before free text
     data_rights.register(app)  # /dataku, /hapusdata, the daily retention purge
@@ -156,6 +159,8 @@ async def _post_init(app: AnyApplication) -> None:
         log.warning("removed %d export file(s) left behind by an interrupted export", removed)
     if app.job_queue is not None:
         app.job_queue.run_repeating(_flush_usage, interval=60, first=60, name="faq-usage")
+        # what another worker taught or posted (bot.teaching): taken up within a minute
+        app.job_queue.run_repeating(_refresh_teaching, interval=60, first=60, name="faq-taught")
     await delivery.start(app)  # the announcement sender: resume running ones, re-arm scheduled
     _watch(app, services)
     menus = app.bot_data["commands"] = CommandMenus(services.texts, config.staff)
@@ -201,6 +206,11 @@ async def _too_many_messages(app: AnyApplication, update: object) -> None:
 
 async def _flush_usage(context: Any) -> None:
     await context.bot_data["services"].flush_usage()
+
+
+async def _refresh_teaching(context: Any) -> None:
+    if await teaching.refresh(context.bot_data["services"]):
+        log.info("the FAQ took up what staff taught or posted in another process")
 
 
 async def _post_shutdown(app: AnyApplication) -> None:

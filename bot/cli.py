@@ -106,10 +106,13 @@ def cmd_chat(args: argparse.Namespace, config: Config) -> int:
 
 
 def cmd_ask(args: argparse.Namespace, config: Config) -> int:
-    """Answer questions exactly as the bot would, from the arguments or one per line of stdin."""
+    """Answer questions exactly as the bot would, from the arguments or one per line of stdin
+    (with what staff taught it and the programme status update, read from the data)."""
     from bot.answers import compose_reply, set_values, values_of
     from bot.i18n import Texts
+    from bot.teaching import LEARNED_KEY, NAMESPACE, STATUS_KEY, read_status
     from bot.telegram_html import to_plain
+    from faq.learning import Learned
     from faq.matcher import Matcher
     from faq.model import load_knowledge_base
 
@@ -118,18 +121,23 @@ def cmd_ask(args: argparse.Namespace, config: Config) -> int:
     values = values_of(config.retention_days, config.office.as_dict())
     set_values(values)
     kb = load_knowledge_base(values=values)
+    # what staff taught and the status update, as the running bot has them (bot.teaching)
+    learned = _kv_value(config, NAMESPACE, LEARNED_KEY)
+    status = _kv_value(config, NAMESPACE, STATUS_KEY)
     matcher = Matcher(
         kb,
         threshold=config.faq.threshold,
         margin=config.faq.margin,
         max_suggestions=config.faq.max_suggestions,
+        taught=Learned.from_json(learned if isinstance(learned, dict) else None, kb).taught(),
     )
+    shown_status = read_status(status if isinstance(status, dict) else None)
     lang = args.lang or config.default_language
     questions = (
         [" ".join(args.question)] if args.question else (line.rstrip("\n") for line in sys.stdin)
     )
     for question in questions:
-        reply = compose_reply(texts, kb, matcher, question, lang)
+        reply = compose_reply(texts, kb, matcher, question, lang, shown_status)
         match = reply.match
         text = to_plain(reply.text)
         if args.json:
@@ -164,6 +172,46 @@ def cmd_check(args: argparse.Namespace, config: Config) -> int:
         return 1
     print(f"{config.path}: ok; all content files: ok")
     return 0
+
+
+def cmd_faq_learned(args: argparse.Namespace, config: Config) -> int:
+    """What staff taught the bot in ``/pertanyaan``, as ``faq/data/learned.yaml`` (stdout), to
+    review and commit; read without the lock, so also while the bot runs (embedded store)."""
+    from bot.teaching import LEARNED_KEY, NAMESPACE
+    from faq.learning import Learned
+    from faq.model import LEARNED_FILE, load_knowledge_base
+
+    value = _kv_value(config, NAMESPACE, LEARNED_KEY)
+    learned = Learned.from_json(value if isinstance(value, dict) else None, load_knowledge_base())
+    if not learned.items:
+        where = "the database" if config.database_url else config.data_dir
+        print(
+            f"Nothing taught yet in {where}: staff teach the bot with 🎓 in /pertanyaan.",
+            file=sys.stderr,
+        )
+        return 0
+    print(learned.to_yaml(), end="")
+    print(
+        f"{len(learned.items)} taught question(s), every one taught so far: review, then save "
+        f"as faq/data/{LEARNED_FILE} (replacing it) and commit.",
+        file=sys.stderr,
+    )
+    return 0
+
+
+def _kv_value(config: Config, namespace: str, key: str) -> object:
+    """One value of the bot's key/value store: read without the store's lock from the embedded
+    files (the bot may be running), or through the stores on PostgreSQL."""
+    from store import Stores
+    from store.backup import read_store, store_names
+
+    if config.database_url:
+        with Stores.open(config.data_dir, database_url=config.database_url) as stores:
+            return stores.kv.get(namespace, key)
+    if not config.data_dir.is_dir() or "kv" not in store_names(config.data_dir):
+        return None
+    doc = read_store(config.data_dir, "kv").get(namespace, {}).get(key)
+    return None if doc is None else doc["value"]
 
 
 def cmd_screen(args: argparse.Namespace, config: Config) -> int:
@@ -448,6 +496,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="warn about FAQ entries checked longer ago than this (default 180)",
     )
     check.set_defaults(func=cmd_check)
+
+    faq = sub.add_parser("faq", help="the knowledge base: what staff taught the bot")
+    faq_sub = faq.add_subparsers(dest="faq_command", required=True)
+    faq_sub.add_parser(
+        "learned", help="the questions staff taught in /pertanyaan, as faq/data/learned.yaml"
+    ).set_defaults(func=cmd_faq_learned)
 
     screen = sub.add_parser("screen", help="evaluate a profile of answers with the current rules")
     screen.add_argument("file", help="answers keyed by question id (.yaml or .json)")

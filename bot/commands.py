@@ -37,6 +37,7 @@ STAFF_COMMANDS: list[tuple[str, str]] = [
     ("tutup", "cmd_tutup"),
     ("pengumuman", "cmd_pengumuman"),
     ("siaran", "cmd_siaran"),
+    ("statusprogram", "cmd_statusprogram"),
 ]
 
 

@@ -16,11 +16,14 @@ from typing import TYPE_CHECKING, Any
 from telegram import User
 from telegram.ext import ContextTypes
 
+from bot import teaching
 from bot.answers import set_values, values_of
 from bot.config import LANGUAGES, Config
 from bot.i18n import Texts
+from faq.learning import Learned
 from faq.matcher import Matcher
 from faq.model import KnowledgeBase, load_knowledge_base
+from faq.render import StatusUpdate
 from screening.engine import Engine
 from store import AsyncStores, Stores
 from store.staff_names import clean_name
@@ -43,6 +46,10 @@ class Services:
     stores: Stores
     db: AsyncStores
     extras: dict[str, Any] = field(default_factory=dict)
+    #: What staff taught the matcher (``bot.teaching``), as stored.
+    learned: Learned = field(default_factory=Learned)
+    #: The admins' programme status update shown on the status answers, or None.
+    status: StatusUpdate | None = None
     _languages: dict[int, str] = field(default_factory=dict)
     _usage: Counter[str] = field(default_factory=Counter)
     #: Staff first names learned from Telegram (``stores.staff_names``), None until loaded.
@@ -61,7 +68,9 @@ class Services:
             config.faq.max_suggestions,
         )
         db = await AsyncStores.open(config.data_dir, database_url=config.database_url)
-        return cls(config, Texts.load(), kb, matcher, db.stores, db)
+        created = cls(config, Texts.load(), kb, matcher, db.stores, db)
+        await teaching.restore(created)  # what staff taught, the programme status update
+        return created
 
     async def close(self) -> None:
         await self.flush_usage()
@@ -149,9 +158,9 @@ def _content(
     values: str, today: date, threshold: float, margin: float, max_suggestions: int
 ) -> tuple[KnowledgeBase, Matcher]:
     """The knowledge base (pre-filled for ``today`` with ``values``, JSON) and its trained
-    matcher, built once per process for the same inputs: both are immutable once built (the
-    bot never retrains the matcher; ``faq.learning`` does that offline), so a restarted
-    Application in the same process (the tests, the console) shares them."""
+    matcher, built once per process for the same inputs, so a restarted Application in the
+    same process (the tests, the console) shares them. Each Application retrains a copy of the
+    matcher with what staff taught (``bot.teaching``), never this one."""
     kb = load_knowledge_base(today=today, values=json.loads(values))
     matcher = Matcher(kb, threshold=threshold, margin=margin, max_suggestions=max_suggestions)
     return kb, matcher

@@ -7,7 +7,9 @@ text goes through :func:`split_html` before it is sent, and ``python -m bot chec
 
 from __future__ import annotations
 
+import html
 import re
+from collections.abc import Iterable
 from html.parser import HTMLParser
 
 MESSAGE_LIMIT = 4096
@@ -16,6 +18,23 @@ ALLOWED_TAGS = {"b", "strong", "i", "em", "u", "s", "code", "pre", "a", "blockqu
 _ENTITY = re.compile(r"&(?:[a-zA-Z]+|#\d+|#x[0-9a-fA-F]+);")
 _NAMED = {"lt", "gt", "amp", "quot"}
 _TAG = re.compile(r"<(/?)([a-zA-Z]+)([^<>]*)>")
+#: Entity types that mean a staff member formatted a text with Telegram's own buttons.
+FORMATTING = frozenset(
+    {"bold", "italic", "underline", "strikethrough", "code", "pre", "text_link", "blockquote"}
+)
+#: A tag or an entity: the staff member wrote HTML (anything else is taken as plain text).
+LOOKS_LIKE_HTML = re.compile(r"</?[a-zA-Z][^<>]*>|&(?:[a-zA-Z]+|#\d+|#x[0-9a-fA-F]+);")
+
+
+def typed_html(raw: str, formatted: str, entity_types: Iterable[str]) -> str:
+    """What a staff member typed, as HTML: Telegram's formatting converted (``formatted``, the
+    message's ``text_html``) when they used it; HTML tags or entities typed as such taken as
+    HTML (to be validated); any other text plain and escaped."""
+    if any(kind in FORMATTING for kind in entity_types):
+        return formatted
+    if LOOKS_LIKE_HTML.search(raw):
+        return raw
+    return html.escape(raw, quote=False)
 
 
 class _Checker(HTMLParser):

@@ -97,6 +97,22 @@ class Learned:
         """Retrain the live matcher with these items (``KeyError`` for an unknown entry id)."""
         matcher.learn(self.taught())
 
+    def unmet(self, matcher: Matcher, texts: Iterable[str] | None = None) -> list[LearnedItem]:
+        """The items (of ``texts`` only, if given) that ``matcher`` still decides otherwise: an
+        attached question not answered with its entry, an off-topic one not given the fallback
+        (e.g. a very short question the entries' keywords decide). Staff are told of these."""
+        keys = None if texts is None else {_key(t) for t in texts}
+        unmet = []
+        for item in self.items:
+            if keys is not None and _key(item.text) not in keys:
+                continue
+            match = matcher.match(item.text)
+            answered = match.entry.id if match.kind == "answer" and match.entry else None
+            met = match.kind == "fallback" if item.entry is None else answered == item.entry
+            if not met:
+                unmet.append(item)
+        return unmet
+
     def to_json(self) -> dict[str, Any]:
         """JSON-ready data for the bot's store."""
         return {"items": [i.to_json() for i in self.items]}

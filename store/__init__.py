@@ -87,8 +87,9 @@ API (sync; wrap each call in ``await astores.call(fn, *args, **kwargs)`` on the 
     ``stores.audit: AuditRepo``
         ``record(actor, action, target, details=None) -> dict``, ``list(target=None, limit=100)``
         newest first. No personal data in ``target`` or ``details``.
-    ``stores.kv: KeyValueRepo``  (PTB persistence)
+    ``stores.kv: KeyValueRepo``  (PTB persistence; the FAQ's taught items and status update)
         ``get(ns, key, default=None)``, ``put(ns, key, value)``, ``put_many(ns, items)``,
+        ``update(ns, key, change) -> value`` (read-change-write under the lock),
         ``delete(ns, key) -> bool``, ``items(ns) -> list[(key, value)]``, ``namespaces()``,
         ``delete_user(user_id) -> int`` (keys naming the id as a whole number: "123", "123:45"),
         ``delete_users(ids) -> int``

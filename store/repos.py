@@ -6,7 +6,7 @@ from __future__ import annotations
 import builtins
 import re
 import secrets
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -361,6 +361,18 @@ class KeyValueRepo:
     def put_many(self, namespace: str, items: Iterable[tuple[str, Any]]) -> None:
         """Store several values with one fsync."""
         self.database.table(namespace).put_many((key, {"value": v}) for key, v in items)
+
+    def update(self, namespace: str, key: str, change: Callable[[Any], Any]) -> Any:
+        """Replace the value with ``change(current value or None)`` under the store's lock (a
+        read-change-write no other writer interleaves with); ``None`` from ``change`` removes
+        the key. Returns the new value."""
+        with self.database.locked():
+            value = change(self.get(namespace, key))
+            if value is None:
+                self.delete(namespace, key)
+            else:
+                self.put(namespace, key, value)
+            return value
 
     def delete(self, namespace: str, key: str) -> bool:
         """Remove a key; False if it was absent."""

@@ -30,6 +30,7 @@ HANDOFFS = {
     "search": {"staff"},
     "bulk": {"staff"},
     "unanswered": {"staff"},
+    "programme_status": {"staff"},  # refused to non-staff like the desk's commands
     # the follow-up desk's card lines are rendered by the card; its buttons reopen the card
     "followup": {"staff", "leads", "followup_card"},
     "followup_card": {"staff"},

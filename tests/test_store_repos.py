@@ -4,7 +4,9 @@ unanswered questions, audit, key/value state, deletion and retention."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, date, datetime, timedelta
+from typing import Any
 
 import pytest
 
@@ -345,6 +347,26 @@ def test_key_value_namespaces(stores: Stores, store_backend: Backend, clock: Fak
     stores.close()
     reopened = store_backend.open(clock=clock)
     assert reopened.kv.get("conversations:registration", "[123, 123]") == {"state": 3}
+    reopened.close()
+
+
+def test_key_value_update_is_one_read_change_write(
+    stores: Stores, store_backend: Backend, clock: FakeClock
+) -> None:
+    kv = stores.kv
+
+    def add_one(value: Any) -> dict[str, int]:
+        return {"n": (value or {"n": 0})["n"] + 1}
+
+    with ThreadPoolExecutor(max_workers=4) as pool:  # no increment lost between threads
+        list(pool.map(lambda _: kv.update("faq", "counter", add_one), range(20)))
+    assert kv.get("faq", "counter") == {"n": 20}
+    assert kv.update("faq", "counter", lambda value: None) is None  # None removes the key
+    assert kv.get("faq", "counter") is None and kv.items("faq") == []
+    kv.update("faq", "learned", lambda value: {"items": [1]})
+    stores.close()
+    reopened = store_backend.open(clock=clock)
+    assert reopened.kv.get("faq", "learned") == {"items": [1]}
     reopened.close()
 
 

@@ -15,13 +15,12 @@ from __future__ import annotations
 
 import functools
 import logging
-import re
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from telegram import InlineKeyboardMarkup, Message, MessageEntity, Update
+from telegram import InlineKeyboardMarkup, Message, Update
 from telegram.ext import (
     Application,
     CommandHandler,
@@ -39,10 +38,17 @@ from bot.delivery import (
     send_announcement,
     unsubscribe_markup,
 )
-from bot.i18n import Markup, Texts, escape
+from bot.i18n import Markup, Texts
 from bot.routing import Handler, router
 from bot.services import Services, services
-from bot.telegram_html import CAPTION_LIMIT, MESSAGE_LIMIT, check_html, to_plain, utf16_len
+from bot.telegram_html import (
+    CAPTION_LIMIT,
+    MESSAGE_LIMIT,
+    check_html,
+    to_plain,
+    typed_html,
+    utf16_len,
+)
 from bot.ui import answer, keyboard, reply, show
 from desk.outbox import CANCELLED, DONE, RUNNING, SCHEDULED, Audience, resolve_audience
 from store.clock import format_local, local_now, parse_local_time
@@ -51,21 +57,6 @@ log = logging.getLogger(__name__)
 
 #: Audience dimensions offered as sub-menus, in order.
 DIMENSIONS = ("outcome", "programme", "kecamatan", "status")
-#: Entities that mean the staff member formatted the text with Telegram's own buttons.
-FORMATTING = frozenset(
-    {
-        MessageEntity.BOLD,
-        MessageEntity.ITALIC,
-        MessageEntity.UNDERLINE,
-        MessageEntity.STRIKETHROUGH,
-        MessageEntity.CODE,
-        MessageEntity.PRE,
-        MessageEntity.TEXT_LINK,
-        MessageEntity.BLOCKQUOTE,
-    }
-)
-#: A tag or an entity: the staff member wrote HTML (anything else is taken as plain text).
-_LOOKS_LIKE_HTML = re.compile(r"</?[a-zA-Z][^<>]*>|&(?:[a-zA-Z]+|#\d+|#x[0-9a-fA-F]+);")
 SCHEDULE_EXAMPLE_HOURS = 24
 HISTORY_LIMIT = 10
 SNIPPET_CHARS = 80
@@ -209,12 +200,7 @@ def read_content(
     else:
         raw, entities, limit = message.caption or "", message.caption_entities, CAPTION_LIMIT
         formatted = message.caption_html if raw else ""
-    if any(e.type in FORMATTING for e in entities):
-        text = formatted
-    elif _LOOKS_LIKE_HTML.search(raw):
-        text = raw
-    else:
-        text = escape(raw)
+    text = typed_html(raw, formatted, (e.type for e in entities))
     if kind == "text" and not text.strip():
         return None, texts.render("bc_empty", lang)
     problem = check_html(text)

@@ -75,7 +75,7 @@ async def show_entry(
             "detail",
             lang,
             question=entry.question[lang],
-            detail=Markup(shown(entry, lang).detail or entry.detail[lang]),
+            detail=Markup(shown(entry, lang, svc.status).detail or entry.detail[lang]),
         )
         back = keyboard(
             [
@@ -88,7 +88,9 @@ async def show_entry(
         await show(update, text, back)
     else:
         await show(
-            update, render_answer(svc.texts, entry, lang), answer_keyboard(svc.texts, entry, lang)
+            update,
+            render_answer(svc.texts, entry, lang, svc.status),
+            answer_keyboard(svc.texts, entry, lang),
         )
 
 
@@ -122,7 +124,7 @@ async def answer_text(update: Update, context: ContextTypes.DEFAULT_TYPE, text: 
     """Answer ``text`` as a question (also used by other areas for questions typed mid-flow)."""
     svc = services(context)
     lang = await svc.language(update.effective_user)
-    result = compose_reply(svc.texts, svc.kb, svc.matcher, text, lang)
+    result = compose_reply(svc.texts, svc.kb, svc.matcher, text, lang, svc.status)
     if result.notice:
         await reply(update, result.notice)
     await reply(update, result.text, result.markup)

@@ -25,6 +25,10 @@ chats only, the number of fields checked) and handled in the modules above:
     st:e:<c|x>:<code>                   export as CSV or XLSX
     st:u:<page>                         unanswered question groups
     st:uh:<question id>:<page>          mark the group holding that question as handled
+    st:uo:<question id>:<page>          teach the bot that group: candidates, off-topic
+    st:ua:<question id>:<entry>:<page>  its questions become phrasings of that entry
+    st:ux:<question id>:<page>          its questions become off-topic examples
+    st:us:<question id>:<page>          type an entry id or words (a ForceReply prompt)
 
     Bulk and safe changes (bot.handlers.bulk):
     st:b:<code>                         change the status of every lead of a filtered list
@@ -109,6 +113,10 @@ NOTE_PROMPT = _desk("st", "n", "reg_no", "page", "code")
 EXPORT = _desk("st", "e", "format", "code")
 UNANSWERED = _desk("st", "u", "page")
 MARK = _desk("st", "uh", "question", "page")
+TEACH = _desk("st", "uo", "question", "page")
+ATTACH = _desk("st", "ua", "question", "entry", "page")
+OFF_TOPIC = _desk("st", "ux", "question", "page")
+PICK_ENTRY = _desk("st", "us", "question", "page")
 
 # -- bulk and safe changes: see bot.handlers.bulk
 BULK = _desk("st", "b", "code")

@@ -99,6 +99,9 @@ SURE = 0.9
 # 320 off-topic examples of 2026-12-03 (more words only they use), on batches 9-14 (on-topic
 # right, off-topic right of 36): 0.3 153 / 35, 0.4 155 / 35, 0.5 156 / 33.
 OFF_WORD_SIMILARITY = 0.4
+# A message this close to an off-topic example (cosine of n-grams) is that example in other
+# spelling: the fallback, before anything else decides (a short message staff marked off-topic).
+SAME_AS_OFF_TOPIC = 0.9
 # Messages of at most this many content words, all known, are decided by the entries' own
 # questions and keywords (a fuzzy scorer over those alone: a short message is a subset of many
 # long phrasings, "age limit" of a story that mentions one, which gives token_set_ratio 100),
@@ -302,6 +305,8 @@ class Matcher:
         top = self.kb.entries[order[0]] if len(order) else None
         if top is None or scored.off_topic >= scored.raw_best or self._mostly_unknown(scored):
             return Match("fallback", None, best, (), norm.text)
+        if scored.off_similarity >= SAME_AS_OFF_TOPIC:  # what staff marked off-topic, say
+            return Match("fallback", None, best, (), norm.text)
         if len(norm.content) <= SHORT and not scored.unknown and scored.fuzzy is not None:
             # One or two topical words ("syarat", "syarat umur"): the keywords decide
             # (tests/test_faq_regression.py ONE_WORD); the classifier spreads such messages thin.
@@ -375,14 +380,18 @@ class Matcher:
         own = [(i, plain(t)) for i, e in enumerate(kb.entries) for t in e.texts_to_match()]
         own.extend((index, plain(text)) for index, text in extra)
         fuzzy = FuzzyScorer(len(kb.entries), own)
+        # what staff taught counts as keywords too: they attached these very questions
         keywords = FuzzyScorer(
             len(kb.entries),
-            (
-                (i, plain(t))
-                for i, e in enumerate(kb.entries)
-                for lang in ("id", "en")
-                for t in (e.question.get(lang), *e.keywords.get(lang))
-            ),
+            [
+                *(
+                    (i, plain(t))
+                    for i, e in enumerate(kb.entries)
+                    for lang in ("id", "en")
+                    for t in (e.question.get(lang), *e.keywords.get(lang))
+                ),
+                *((index, plain(text)) for index, text in extra),
+            ],
         )
         off = len(kb.entries)
         rows: list[tuple[Normalized, int, float]] = [(n, i, 1.0) for i, n in own]

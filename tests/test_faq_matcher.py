@@ -305,6 +305,18 @@ def test_taught_phrasing_and_off_topic_take_effect_at_once() -> None:
         live.learn(Taught(phrasings=(("no-such-entry", "x"),)))
 
 
+def test_short_taught_questions_take_effect_too() -> None:
+    # one or two content words are decided by the keywords: taught texts count among them, and
+    # a message staff marked off-topic falls back before the keywords are read
+    live = Matcher(load_knowledge_base())
+    before = live.match("umur bts berapa")
+    assert before.kind != "fallback"
+    live.learn(Taught(off_topic=("umur bts berapa",), phrasings=(("im-japan", "gaji oppa"),)))
+    assert live.match("umur bts berapa").kind == "fallback"
+    taught = live.match("gaji oppa")
+    assert (taught.kind, taught.entry and taught.entry.id) == ("answer", "im-japan")
+
+
 @pytest.mark.parametrize("text", ["cara masak rendang", "jual motor bekas", "asdfghjkl"])
 def test_unrelated_questions_fall_back(matcher: Matcher, text: str) -> None:
     match = matcher.match(text)

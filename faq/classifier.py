@@ -117,7 +117,16 @@ class NaiveBayes:
         norms = np.sqrt(np.bincount(owner, weights=weights**2, minlength=texts_count))
         labels = np.array(labels_list, dtype=np.int64)
         text_weight = np.array(weights_list)
-        mass = weights / norms[owner] * text_weight[owner]
+        unit = weights / norms[owner]
+        # the texts as rows of L2-normalised TF-IDF weights, for a second model on the same
+        # features (faq.second); handed over once by training_rows()
+        self._rows: tuple[np.ndarray, np.ndarray, np.ndarray, int] | None = (
+            owner,
+            pos,
+            unit,
+            texts_count,
+        )
+        mass = unit * text_weight[owner]
         cells, inverse = np.unique(pos * n_classes + labels[owner], return_inverse=True)
         totals = np.bincount(inverse, weights=mass, minlength=len(cells))
         feature_of, class_of = np.divmod(cells, n_classes)
@@ -132,6 +141,18 @@ class NaiveBayes:
     @property
     def feature_count(self) -> int:
         return len(self.featurizer.index)
+
+    def training_rows(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
+        """The training texts' (row, feature, weight) triples and their count, once: the
+        arrays are dropped here so that the model does not keep them."""
+        if self._rows is None:
+            raise RuntimeError("the training rows were handed over already")
+        rows, self._rows = self._rows, None
+        return rows
+
+    def unit_weights(self, ids: np.ndarray, counts: np.ndarray) -> np.ndarray:
+        """A text's L2-normalised TF-IDF weights, in the order of ``ids``."""
+        return _unit_weights(self, ids, counts)
 
     def log_scores(self, words: Sequence[str], content: Sequence[str]) -> np.ndarray:
         """Each class's log joint score (uniform prior) for one normalised text."""

@@ -350,9 +350,11 @@ class Matcher:
         """The answer with this entry, unless the second opinion clearly doubts it: then the
         citizen chooses between the two picks ("Maksud Anda…?")."""
         opinion = state.doubter.result()
-        if opinion.doubt(norm.text, index) < second.DOUBT:
+        ids, counts = state.model.featurizer.encode(norm.words, norm.content)
+        features = (ids, state.model.unit_weights(ids, counts)) if len(ids) else (ids, counts)
+        if opinion.doubt(features, index) < second.DOUBT:
             return Match("answer", self.kb.entries[index], best, (), norm.text)
-        other, _ = opinion.best(norm.text)
+        other, _ = opinion.best(features)
         offered = [self.kb.entries[index]]
         if other != second.OFF_TOPIC and other != index:
             offered.append(self.kb.entries[other])
@@ -418,7 +420,7 @@ class Matcher:
             model, [[model.featurizer.encode(n.words, n.content) for n in off_rows]]
         )
         pending = second.train_in_background(
-            [n.text for n, _, _ in rows],
+            model.training_rows(),
             [index if index < off else second.OFF_TOPIC for _, index, _ in rows],
             [weight for _, _, weight in rows],
         )

@@ -225,7 +225,7 @@ class _State:
     off_words: frozenset[str]  # content words only the off-topic examples use
     taught: Taught
     off_examples: classifier.Neighbours  # group 0: the off-topic examples
-    doubter: second.Pending  # the linear SVM that may doubt an answer (faq.second)
+    doubter: second.Pending | None  # the linear SVM that may doubt an answer (faq.second)
 
 
 @dataclass(frozen=True)
@@ -253,13 +253,18 @@ class Matcher:
         margin: float = DEFAULT_MARGIN,
         max_suggestions: int = 3,
         taught: Taught | None = None,
+        second_opinion: bool = True,
     ) -> None:
+        """``second_opinion=False`` answers on the classifier and the gate alone (no
+        :mod:`faq.second`): for a knowledge base far larger than a city's, whose thousands of
+        one-against-the-rest SVMs would take minutes to train."""
         if not 0 <= threshold <= 100 or not 0 <= margin <= 100 or max_suggestions < 2:
             raise ValueError("threshold and margin must be within 0-100, max_suggestions >= 2")
         self.kb = kb
         self.threshold = threshold
         self.margin = margin
         self.max_suggestions = max_suggestions
+        self.second_opinion = second_opinion
         self._ids = {e.id: i for i, e in enumerate(kb.entries)}
         self._state = self._train(taught or Taught())
 
@@ -349,7 +354,9 @@ class Matcher:
     def _answer(self, state: _State, norm: Normalized, index: int, best: float) -> Match:
         """The answer with this entry, unless the second opinion clearly doubts it: then the
         citizen chooses between the two picks ("Maksud Anda…?")."""
-        opinion = state.doubter.result()
+        opinion = state.doubter.result() if state.doubter is not None else None
+        if opinion is None:  # turned off, or its training failed (logged)
+            return Match("answer", self.kb.entries[index], best, (), norm.text)
         ids, counts = state.model.featurizer.encode(norm.words, norm.content)
         features = (ids, state.model.unit_weights(ids, counts)) if len(ids) else (ids, counts)
         if opinion.doubt(features, index) < second.DOUBT:
@@ -419,10 +426,15 @@ class Matcher:
         neighbours = classifier.Neighbours(
             model, [[model.featurizer.encode(n.words, n.content) for n in off_rows]]
         )
-        pending = second.train_in_background(
-            model.training_rows(),
-            [index if index < off else second.OFF_TOPIC for _, index, _ in rows],
-            [weight for _, _, weight in rows],
+        training = model.training_rows()
+        pending = (
+            second.train_in_background(
+                training,
+                [index if index < off else second.OFF_TOPIC for _, index, _ in rows],
+                [weight for _, _, weight in rows],
+            )
+            if self.second_opinion
+            else None
         )
         return _State(
             doubter=pending,

@@ -41,6 +41,7 @@ up at once, and every answer, the first one too, has had its second opinion.
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Sequence
 
@@ -52,6 +53,8 @@ from sklearn.svm import LinearSVC
 Rows = tuple[np.ndarray, np.ndarray, np.ndarray, int]
 #: One text's feature ids and their L2-normalised TF-IDF weights.
 Features = tuple[np.ndarray, np.ndarray]
+
+log = logging.getLogger(__name__)
 
 #: The doubt from which an answer is withdrawn (see the module docstring for the figures).
 DOUBT = 0.3
@@ -118,16 +121,20 @@ class Pending:
     def _train(self, rows: Rows, labels: Sequence[int], weights: Sequence[float]) -> None:
         try:
             self._model = SecondOpinion(rows, labels, weights)
-        except BaseException as exc:  # re-raised in the caller's thread by result()
+        except Exception as exc:  # the matcher answers without it; said once, here
             self._error = exc
+            log.exception("the FAQ's second opinion could not be trained; answering without it")
 
-    def result(self) -> SecondOpinion:
-        """The trained model, once training is over (raises what training raised)."""
+    def result(self) -> SecondOpinion | None:
+        """The trained model once training is over; None if training failed (it is logged)."""
         self._thread.join()
-        if self._error is not None:
-            raise self._error
-        assert self._model is not None
         return self._model
+
+    @property
+    def error(self) -> BaseException | None:
+        """What training raised, if it failed."""
+        self._thread.join()
+        return self._error
 
 
 def train_in_background(rows: Rows, labels: Sequence[int], weights: Sequence[float]) -> Pending:

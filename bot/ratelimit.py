@@ -86,7 +86,7 @@ class PriorityRateLimiter(BaseRateLimiter[Lane]):
 
     def __init__(
         self,
-        overall_per_second: int = 29,
+        overall_per_second: float = 29,
         per_chat_interval: float = 1.0,
         group_per_minute: int = 20,
         max_retries: int = 2,

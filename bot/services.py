@@ -60,7 +60,9 @@ class Services:
             config.faq.margin,
             config.faq.max_suggestions,
         )
-        db = await AsyncStores.open(config.data_dir, database_url=config.database_url)
+        db = await AsyncStores.open(
+            config.data_dir, database_url=config.database_url, shared=config.fleet
+        )
         return cls(config, Texts.load(), kb, matcher, db.stores, db)
 
     async def close(self) -> None:

@@ -105,6 +105,10 @@ class Pace:
     progress_interval: float = 5.0
     backoff: float = 1.0
     max_in_flight: int = 32
+    #: Each recipient's intent is made durable just before its own send instead of in batches
+    #: claimed ahead (``batch``): one write per recipient, cheap on PostgreSQL, and a sender
+    #: killed mid-way leaves only the sends really in flight ``unknown`` (``bot/fleet.py``).
+    intent_each: bool = False
 
     def __post_init__(self) -> None:
         if not 0 < self.rate_per_second <= MAX_RATE:
@@ -310,7 +314,7 @@ class Delivery:
             self.id,
             figures,
             outcomes=outcomes,
-            claims=[(item.index, item.recipient) for item in claims],
+            claims=[] if self.pace.intent_each else [(i.index, i.recipient) for i in claims],
         )
         self._claimed.extend(claims)
         self._last_sync = self._clock()
@@ -325,6 +329,13 @@ class Delivery:
         """Send to one recipient and file the outcome (final, or a retry)."""
         item.attempts += 1
         try:
+            if self.pace.intent_each and item.attempts == 1 and not item.rate_limited:
+                await self._blocking(
+                    self.outbox.record,
+                    self.id,
+                    Figures(**self.figures.as_dict()),
+                    claims=[(item.index, item.recipient)],
+                )
             await self._send(item.recipient)
         except RateLimited as error:
             self.figures.rate_limited += 1

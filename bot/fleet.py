@@ -335,7 +335,7 @@ class Fleet:
     async def _beat(self) -> None:
         workers = self.services.stores.workers
         try:
-            await self.services.call(workers.beat, self.worker)
+            await self.services.call(workers.beat, self.worker, leads=self.leader)
             live = await self.services.call(workers.live, self.settings.stale_seconds)
         except (StoreError, psycopg.Error, OSError) as exc:
             log.error("heartbeat failed: %s", exc)
@@ -392,6 +392,7 @@ class Fleet:
         self.app.bot_data["fleet_leader"] = True
         log.info("worker %s leads: announcements and scheduled jobs run here", self.worker)
         self._resume_leader_jobs()
+        await self._beat()
         await self._leader_duties()
 
     async def _leader_duties(self) -> None:

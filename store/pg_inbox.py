@@ -243,13 +243,23 @@ class Workers:
         self.backend = backend
         self.database = database
 
-    def beat(self, worker: str) -> None:
+    def beat(self, worker: str, *, leads: bool = False) -> None:
         with self.backend.connection() as conn:
             conn.execute(
-                "INSERT INTO workers (id) VALUES (%s)"
-                " ON CONFLICT (id) DO UPDATE SET seen_at = now()",
-                (worker,),
+                "INSERT INTO workers (id, leads) VALUES (%s, %s)"
+                " ON CONFLICT (id) DO UPDATE SET seen_at = now(), leads = EXCLUDED.leads",
+                (worker, leads),
             )
+
+    def leader(self, stale_seconds: float) -> str | None:
+        """The live worker that says it leads (operators, tests)."""
+        with self.backend.connection() as conn:
+            row = conn.execute(
+                "SELECT id FROM workers WHERE leads"
+                " AND seen_at > now() - make_interval(secs => %s) ORDER BY seen_at DESC LIMIT 1",
+                (stale_seconds,),
+            ).fetchone()
+        return str(row[0]) if row else None
 
     def live(self, stale_seconds: float) -> int:
         """How many workers beat within ``stale_seconds`` (forgetting the long dead)."""

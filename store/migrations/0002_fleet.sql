@@ -29,5 +29,7 @@ CREATE INDEX inbox_user ON inbox (user_id) WHERE done_at IS NULL;
 CREATE TABLE workers (
     id text PRIMARY KEY,
     started_at timestamptz NOT NULL DEFAULT now(),
-    seen_at timestamptz NOT NULL DEFAULT now()
+    seen_at timestamptz NOT NULL DEFAULT now(),
+    -- holds the leader lock: sends the announcements, runs the scheduled jobs
+    leads boolean NOT NULL DEFAULT false
 );

@@ -214,6 +214,7 @@ class DeliveryService:
     leading: bool = True
     armed: set[str] = field(default_factory=set)
     starting: set[str] = field(default_factory=set)
+    finished: set[str] = field(default_factory=set)  # ended here: never resumed again
 
     @property
     def pace(self) -> Pace:
@@ -246,7 +247,8 @@ class DeliveryService:
             if doc is None:
                 continue
             delivery = self.deliveries.get(broadcast_id)
-            if delivery is None and broadcast_id not in self.starting:
+            busy = broadcast_id in self.starting or broadcast_id in self.finished
+            if delivery is None and not busy and doc["state"] == RUNNING:
                 log.info("resuming broadcast %s", broadcast_id)
                 self.launch(doc)
                 delivery = self.deliveries.get(broadcast_id)
@@ -380,6 +382,9 @@ class DeliveryService:
     async def _run(self, delivery: Delivery, doc: dict[str, Any]) -> None:
         try:
             await delivery.run()
+        except LookupError:  # finished meanwhile (by this process or an earlier leader)
+            log.info("broadcast %s is not running any more", doc["id"])
+            return
         except Exception:
             log.exception("broadcast %s stopped by an error", doc["id"])
             return
@@ -388,6 +393,7 @@ class DeliveryService:
             self.tasks.pop(doc["id"], None)
             self.shown.pop(doc["id"], None)
         if delivery.finished:
+            self.finished.add(doc["id"])
             await self._report(doc["id"])
 
     def _sender(self, content: Mapping[str, Any]) -> Send:

@@ -5,6 +5,7 @@ share a database while a polling bot or a CLI keeps it to itself."""
 
 from __future__ import annotations
 
+import itertools
 import threading
 import time
 from collections import defaultdict
@@ -109,7 +110,7 @@ def test_two_claimers_never_get_the_same_update(fleet: list[Stores]) -> None:
     for chat, chat_spans in spans.items():
         chat_spans.sort()
         assert [s[2] for s in chat_spans] == sorted(s[2] for s in chat_spans), chat
-        for (_, end, _), (start, _, _) in zip(chat_spans, chat_spans[1:], strict=False):
+        for (_, end, _), (start, _, _) in itertools.pairwise(chat_spans):
             assert start >= end, f"chat {chat}: two of its updates ran at once"
     assert first.backlog() == 0
 
@@ -156,11 +157,13 @@ def test_an_erased_users_pending_updates_lose_their_payload(fleet: list[Stores])
 def test_workers_share_the_database_a_polling_bot_or_the_cli_does_not(
     pg_url: str, tmp_path: Path
 ) -> None:
-    with Stores.open(tmp_path / "a", database_url=pg_url, shared=True) as one:
-        with Stores.open(tmp_path / "b", database_url=pg_url, shared=True) as two:
-            assert one.shared and two.shared
-            with pytest.raises(DatabaseLockedError):
-                Stores.open(tmp_path / "c", database_url=pg_url)  # a poller, a CLI command
+    with (
+        Stores.open(tmp_path / "a", database_url=pg_url, shared=True) as one,
+        Stores.open(tmp_path / "b", database_url=pg_url, shared=True) as two,
+    ):
+        assert one.shared and two.shared
+        with pytest.raises(DatabaseLockedError):
+            Stores.open(tmp_path / "c", database_url=pg_url)  # a poller, a CLI command
     with Stores.open(tmp_path / "c", database_url=pg_url) as alone:
         assert not alone.shared
         with pytest.raises(DatabaseLockedError):

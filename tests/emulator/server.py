@@ -680,6 +680,14 @@ class BotAPIEmulator:
                 f"no matching call within {timeout}s; calls since: {recent}"
             ) from None
 
+    async def wait_until(self, condition: Callable[[], bool], timeout: float = 5.0) -> None:
+        """Wait until ``condition()`` holds (checked whenever a call is answered or held)."""
+        try:
+            async with asyncio.timeout(timeout):
+                await self._changes.wait_for(lambda: True if condition() else None)
+        except TimeoutError:
+            raise TimeoutError(f"condition not met within {timeout}s") from None
+
     async def wait_until_fetched(self, update_id: int, timeout: float = 5.0) -> None:
         """Wait until the bot's getUpdates offset has passed ``update_id``."""
         try:
@@ -719,6 +727,7 @@ class BotAPIEmulator:
         handler = self._handlers.get(spec.name)
         if spec.name in self._held:
             self.holding += 1
+            self._changes.notify()
             try:
                 await self._release.wait()
             finally:

@@ -43,7 +43,7 @@ from telegram.error import (
 from telegram.ext import Application, ContextTypes
 
 from bot.i18n import Markup, Texts
-from bot.ratelimit import BULK, PriorityRateLimiter, retry_after_seconds
+from bot.ratelimit import BEFORE_BULK_SEND, BULK, PriorityRateLimiter, retry_after_seconds
 from bot.routing import router
 from bot.services import Services
 from bot.telegram_html import to_plain
@@ -60,6 +60,7 @@ from desk.broadcast import (
     TransientError,
     UncertainError,
     Unreachable,
+    intent_hook,
 )
 from desk.outbox import (
     DONE,
@@ -402,10 +403,16 @@ class DeliveryService:
 
         async def send(recipient: Recipient) -> None:
             markup = markups.get(recipient.lang, markups["id"])
+            intent = intent_hook()  # a fleet's leader: the intent, once the limiter grants
+            if intent is not None and not isinstance(bot.rate_limiter, PriorityRateLimiter):
+                await intent()
+            token = BEFORE_BULK_SEND.set(intent)
             try:
                 await send_announcement(bot, recipient.chat_id, content, markup, bulk=True)
             except TelegramError as error:
                 raise delivery_error(error) from error
+            finally:
+                BEFORE_BULK_SEND.reset(token)
 
         return send
 

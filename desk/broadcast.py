@@ -33,6 +33,7 @@ import logging
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -108,6 +109,8 @@ class Pace:
     #: Each recipient's intent is made durable just before its own send instead of in batches
     #: claimed ahead (``batch``): one write per recipient, cheap on PostgreSQL, and a sender
     #: killed mid-way leaves only the sends really in flight ``unknown`` (``bot/fleet.py``).
+    #: The sender calls :func:`intent_hook`'s function right before its request leaves (after
+    #: any wait for the rate limiter); one that does not gets it called before ``send``.
     intent_each: bool = False
 
     def __post_init__(self) -> None:
@@ -156,6 +159,19 @@ class _Item:
     recipient: Recipient
     attempts: int = 0
     rate_limited: int = 0
+    intent: bool = False  # its intent is durable (``Pace.intent_each``)
+
+
+_INTENT: ContextVar[Callable[[], Awaitable[None]] | None] = ContextVar(
+    "broadcast_intent", default=None
+)
+
+
+def intent_hook() -> Callable[[], Awaitable[None]] | None:
+    """Inside ``send`` of a delivery with ``Pace.intent_each``: the coroutine function that
+    makes this recipient's intent durable. Await it right before the request leaves (after the
+    rate limiter's wait: a send killed while waiting is then sent again by the next leader)."""
+    return _INTENT.get()
 
 
 class Delivery:
@@ -328,14 +344,8 @@ class Delivery:
     async def _attempt(self, item: _Item) -> None:
         """Send to one recipient and file the outcome (final, or a retry)."""
         item.attempts += 1
+        token = _INTENT.set(self._intent(item) if self.pace.intent_each else None)
         try:
-            if self.pace.intent_each and item.attempts == 1 and not item.rate_limited:
-                await self._blocking(
-                    self.outbox.record,
-                    self.id,
-                    Figures(**self.figures.as_dict()),
-                    claims=[(item.index, item.recipient)],
-                )
             await self._send(item.recipient)
         except RateLimited as error:
             self.figures.rate_limited += 1
@@ -375,8 +385,22 @@ class Delivery:
         else:
             self._settle(item, SENT)
         finally:
+            _INTENT.reset(token)
             self._slots.release()
             self._changed.set()
+
+    def _intent(self, item: _Item) -> Callable[[], Awaitable[None]]:
+        async def record() -> None:
+            if not item.intent:
+                item.intent = True
+                await self._blocking(
+                    self.outbox.record,
+                    self.id,
+                    Figures(**self.figures.as_dict()),
+                    claims=[(item.index, item.recipient)],
+                )
+
+        return record
 
     def _settle(self, item: _Item, state: str) -> None:
         self.figures.count(state)

@@ -71,7 +71,7 @@ class FleetRig:
     """Workers on ``db_url`` against ``emu``; ``env`` adds to :data:`FAST`."""
 
     emu: BotAPIEmulator
-    db_url: str
+    db_url: str | None  # None: one process on the embedded store (benchmarks compare)
     root: Path
     env: Mapping[str, str] = field(default_factory=dict)
     workers: list[Worker] = field(default_factory=list)
@@ -92,7 +92,7 @@ class FleetRig:
             "TELEGRAM_API_URL": self.emu.url,
             "BOT_DATA_DIR": str(data_dir),
             "BOT_CONFIG": str(REPO / "config.yaml"),
-            "BOT_DATABASE_URL": self.db_url,
+            **({"BOT_DATABASE_URL": self.db_url} if self.db_url else {}),
             "BOT_WEBHOOK_URL": URL,
             "BOT_WEBHOOK_LISTEN": f"127.0.0.1:{port}",
             "BOT_WEBHOOK_SECRET": SECRET,
@@ -113,8 +113,15 @@ class FleetRig:
         return worker
 
     async def joined(self, worker: Worker, timeout: float = 60.0) -> None:
-        """Until the worker beats in the workers table and has waited its two beats."""
+        """Until the worker beats in the workers table and has waited its two beats (on the
+        embedded store: until its webhook is registered)."""
         deadline = time.monotonic() + timeout
+        while self.db_url is None:
+            if "webhook registered" in worker.log_tail(100_000):
+                return
+            if worker.process.returncode is not None or time.monotonic() > deadline:
+                raise AssertionError(f"worker {worker.pid} did not start:\n{worker.log_tail()}")
+            await asyncio.sleep(0.05)
         while True:
             if worker.process.returncode is not None:
                 raise AssertionError(f"worker {worker.pid} exited:\n{worker.log_tail()}")
@@ -159,8 +166,11 @@ class FleetRig:
     # -- the database ------------------------------------------------------------------------
 
     async def query(self, sql: str, params: Iterable[Any] = ()) -> list[tuple[Any, ...]]:
+        assert self.db_url is not None, "no database: the embedded store"
+        url = self.db_url
+
         def run() -> list[tuple[Any, ...]]:
-            with psycopg.connect(self.db_url, autocommit=True) as conn:
+            with psycopg.connect(url, autocommit=True) as conn:
                 return conn.execute(sql.encode(), tuple(params)).fetchall()
 
         return await asyncio.to_thread(run)

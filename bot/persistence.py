@@ -8,6 +8,11 @@ The stores are opened in the Application's ``post_init``, but PTB reads the pers
 in ``Application.initialize()``; so the persistence opens the services itself on first use
 (:func:`ensure_services`) and ``post_init`` then finds them in ``bot_data``.
 
+A fleet's worker (several processes on one PostgreSQL database, ``bot/fleet.py``) trusts none
+of this from memory: before each update :meth:`StorePersistence.reload` replaces the update's
+user and chat values with the stored ones (or with the state a retried update first started
+from), and :meth:`StorePersistence.save` writes them right after the update.
+
 ``bot_data`` (it holds the live services) and callback data are not persisted. Values must be
 JSON data: dicts with string keys, lists, strings, numbers, booleans and ``None``.
 """

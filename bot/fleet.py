@@ -95,6 +95,9 @@ LEADER_JOBS = ("desk-digest", "retention-purge")
 DRAIN_SECONDS = 10.0
 #: Updates one worker processes at once.
 MAX_IN_FLIGHT = 256
+#: An update claimed this many times without being finished (its workers died, or the store
+#: failed each time) is dropped, so that one poisonous update cannot hold its chat forever.
+MAX_ATTEMPTS = 5
 
 
 @dataclass(frozen=True)
@@ -203,12 +206,13 @@ class Fleet:
         for task in claim:
             task.cancel()
         await asyncio.gather(*claim, return_exceptions=True)
+        left: list[int] = []
         if self._held:
             _, unfinished = await asyncio.wait(set(self._held.values()), timeout=DRAIN_SECONDS)
+            left = [uid for uid, task in self._held.items() if task in unfinished]
             for task in unfinished:
                 task.cancel()
             await asyncio.gather(*unfinished, return_exceptions=True)
-        left = list(self._held)
         with contextlib.suppress(StoreError, psycopg.Error, OSError):
             await self.services.call(self.inbox.release, self.worker, left)
         await self._flush_dones()
@@ -254,17 +258,27 @@ class Fleet:
                     await self._wake.wait()
 
     async def _process(self, item: Claimed) -> None:
-        """One claimed update: its state from the store, PTB, its state back, done."""
+        """One claimed update: its state from the store, PTB, its state back, done. An update
+        that could not be finished (the store failed, or shutting down) is not marked done: it
+        is given back, or claimed again once its lease has run out."""
+        finished = False
         try:
             await self._handle(item)
+            finished = True
+        except Exception:
+            log.exception("update %d not finished; it will be claimed again", item.update_id)
         finally:
             self._held.pop(item.update_id, None)
+        if finished:
             self._dones.append(item.update_id)
             await self._flush_dones()
             self.wake()  # the chat's next update is claimable now
 
     async def _handle(self, item: Claimed) -> None:
         app, services = self.app, self.services
+        if item.attempts > MAX_ATTEMPTS:
+            log.error("update %d failed %d times; dropped", item.update_id, item.attempts - 1)
+            return
         try:
             update = Update.de_json(item.update, app.bot)
         except Exception:
@@ -396,11 +410,16 @@ class Fleet:
         await self._leader_duties()
 
     async def _leader_duties(self) -> None:
+        """The outbox looked at (a failed look is tried again next time: the lock holds)."""
         from bot import delivery
 
         running = self.app.bot_data.get(delivery.SERVICE_KEY)
-        if running is not None and not self._stopping:
+        if running is None or self._stopping:
+            return
+        try:
             await running.lead()
+        except (StoreError, psycopg.Error, OSError) as exc:
+            log.error("the leader could not read the outbox: %s", exc)
 
     async def _step_down(self) -> None:
         from bot import delivery

@@ -1,9 +1,9 @@
 """Two bot processes on one PostgreSQL database in webhook mode, the emulator spreading
 Telegram's deliveries over both (``tests/fleet_harness.py``), and one of them killed with SIGKILL
-in the middle of a registration and in the middle of an announcement: no update lost or
-handled twice, the registration completes on the other, each recipient gets the announcement
-at most once (once unless its send was in flight at the kill), and the messages of both
-processes together never exceed the fleet's send budget."""
+in the middle of a registration and in the middle of an announcement (while other citizens ask
+questions): no update lost or handled twice, the registration completes on the other, each
+recipient gets the announcement at most once (once unless its send was in flight at the kill),
+and the messages of both processes together never exceed the fleet's send budget."""
 
 from __future__ import annotations
 
@@ -26,6 +26,7 @@ from tests.test_registration import MASKED, NIK, NIK_TYPED, PHONE, last, text_of
 CITIZEN = 7801
 ADMIN = 7800
 RECIPIENTS = range(7900, 7930)
+ASKERS = range(8100, 8120)
 BUDGET = 10
 
 
@@ -142,6 +143,8 @@ async def test_an_announcement_survives_the_kill_of_its_sender(
             if c.method == "sendMessage" and c.ok and c.chat_id in RECIPIENTS
         )
 
+    await emu.wait_until(lambda: sum(received().values()) >= 3, 60)
+    asked = [emu.send_text(user, "syarat umur berapa") for user in ASKERS]  # replies compete
     await emu.wait_until(lambda: sum(received().values()) >= 10, 60)  # a third of the way
     await rig.kill(leader)
     killed_at = sum(received().values())
@@ -157,6 +160,11 @@ async def test_an_announcement_survives_the_kill_of_its_sender(
                 break
             await asyncio.sleep(0.1)
         assert final is not None and final["state"] == DONE, final
+    for question in asked:
+        await rig.done(question["update_id"], timeout=60)
+    for user in ASKERS:
+        answers = [c for c in emu.calls if c.method == "sendMessage" and c.chat_id == user]
+        assert len(answers) == 1, f"citizen {user} answered once, not {len(answers)} times"
     figures = final["figures"]
     counts = received()
     assert max(counts.values()) == 1, f"no recipient got it twice: {counts}"

@@ -1,22 +1,28 @@
-"""The announcement sender in a fleet, in-process: two Applications on one PostgreSQL database
-as two workers (``Config.fleet``). Only the one that leads sends; an announcement sent "now"
-or stopped on the other worker reaches the leader through the outbox; when the lead moves,
-the new leader resumes where the old one stopped, and nobody receives it twice."""
+"""The leader and the announcement sender in a fleet, in-process: two Applications on one
+PostgreSQL database as two workers (``Config.fleet``). One worker leads (the scheduled jobs run
+there only) and the other takes over when the leader's connection drops; the send budget is
+shared. Only the one that leads sends; an announcement sent "now" or stopped on the other worker
+reaches the leader through the outbox; when the lead moves, the new leader resumes where the
+old one stopped, and nobody receives it twice."""
 
 from __future__ import annotations
 
+import asyncio
 from collections import Counter
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+import psycopg
 import pytest
 from telegram.request import HTTPXRequest
 
 from bot import delivery
 from bot.app import build_application
 from bot.config import BroadcastConfig
+from bot.fleet import LEADER_JOBS, Fleet, FleetSettings
+from bot.ratelimit import PriorityRateLimiter
 from desk.outbox import CANCELLED, DONE, RUNNING, SCHEDULED, Audience
 from tests.emulator import BotAPIEmulator
 from tests.emulator.factories import private_chat
@@ -150,3 +156,54 @@ async def test_staff_stop_an_announcement_on_a_worker_that_does_not_send_it(
     counts = received(emu)
     assert len(counts) < len(RECIPIENTS) and set(counts.values()) == {1}
     assert not await b.service.request_cancel(broadcast_id), "nothing left to stop"
+
+
+FAST = FleetSettings(
+    lease_seconds=2, poll_seconds=0.1, heartbeat_seconds=0.2, leader_retry_seconds=0.2,
+    send_budget=10,
+)  # fmt: skip
+
+
+async def eventually(condition: Callable[[], bool], timeout: float = 10.0) -> None:
+    """Polls: the fleet's state changes in its own tasks, with nothing to wait on."""
+    for _ in range(int(timeout / 0.02)):
+        if condition():
+            return
+        await asyncio.sleep(0.02)
+    raise AssertionError(f"not within {timeout} s")
+
+
+def jobs_enabled(worker: Worker) -> set[bool]:
+    queue = worker.app.job_queue
+    return {job.enabled for name in LEADER_JOBS for job in queue.get_jobs_by_name(name)}
+
+
+async def test_one_worker_leads_and_another_takes_over_when_its_connection_drops(
+    workers: tuple[Worker, Worker], pg_url: str
+) -> None:
+    fleets = [Fleet(worker.app, FAST) for worker in workers]
+    await asyncio.gather(*(fleet.start() for fleet in fleets))
+    try:
+        await eventually(lambda: any(fleet.leader for fleet in fleets))
+        await asyncio.sleep(0.5)  # the other one tried meanwhile, and was refused
+        [leader] = [n for n, fleet in enumerate(fleets) if fleet.leader]
+        other = 1 - leader
+        assert jobs_enabled(workers[leader]) == {True}
+        assert jobs_enabled(workers[other]) == {False}, "the digest and the purge run once"
+        for worker in workers:
+            limiter = worker.app.bot.rate_limiter
+            assert isinstance(limiter, PriorityRateLimiter)
+            assert limiter.overall_per_second == 5.0, "the budget over the live workers"
+        assert workers[other].service.leading is False
+
+        connection = fleets[leader]._leader_conn
+        assert connection is not None
+        with psycopg.connect(pg_url, autocommit=True) as admin:  # its connection drops
+            admin.execute("SELECT pg_terminate_backend(%s)", (connection.info.backend_pid,))
+        await eventually(lambda: fleets[other].leader and not fleets[leader].leader)
+        assert jobs_enabled(workers[other]) == {True}
+        assert jobs_enabled(workers[leader]) == {False}
+        assert workers[other].service.leading and not workers[leader].service.leading
+    finally:
+        for fleet in fleets:
+            await fleet.stop()

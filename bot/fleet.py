@@ -377,8 +377,7 @@ class Fleet:
         while True:
             try:
                 if self._leader_conn is None:
-                    url = self.services.stores.database_url
-                    self._leader_conn = await asyncio.to_thread(connect, url)
+                    self._leader_conn = await self._connect()
                     last_try = 0.0
                 conn = self._leader_conn
                 if not self.leader:
@@ -400,6 +399,17 @@ class Fleet:
             await asyncio.sleep(
                 min(self.settings.poll_seconds, self.settings.leader_retry_seconds)
             )
+
+    async def _connect(self) -> psycopg.Connection[Any]:
+        """The leader lock's own connection (not pooled: the lock lives as long as it does);
+        one that arrives after a cancellation (shutting down) is closed, not leaked."""
+        url = self.services.stores.database_url
+        pending = asyncio.ensure_future(asyncio.to_thread(connect, url))
+        try:
+            return await asyncio.shield(pending)
+        except asyncio.CancelledError:
+            pending.add_done_callback(_close_arrived)
+            raise
 
     async def _lead(self) -> None:
         self.leader = True
@@ -450,3 +460,9 @@ class Fleet:
 def _try_lead(conn: psycopg.Connection[Any]) -> bool:
     row = conn.execute("SELECT pg_try_advisory_lock(%s)", (LEADER_LOCK,)).fetchone()
     return bool(row and row[0])
+
+
+def _close_arrived(task: asyncio.Future[psycopg.Connection[Any]]) -> None:
+    if not task.cancelled() and task.exception() is None:
+        with contextlib.suppress(psycopg.Error):
+            task.result().close()

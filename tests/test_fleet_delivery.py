@@ -184,7 +184,7 @@ async def test_one_worker_leads_and_another_takes_over_when_its_connection_drops
     fleets = [Fleet(worker.app, FAST) for worker in workers]
     await asyncio.gather(*(fleet.start() for fleet in fleets))
     try:
-        await eventually(lambda: any(fleet.leader for fleet in fleets))
+        await eventually(lambda: any(w.service.leading for w in workers))
         await asyncio.sleep(0.5)  # the other one tried meanwhile, and was refused
         [leader] = [n for n, fleet in enumerate(fleets) if fleet.leader]
         other = 1 - leader
@@ -200,7 +200,13 @@ async def test_one_worker_leads_and_another_takes_over_when_its_connection_drops
         assert connection is not None
         with psycopg.connect(pg_url, autocommit=True) as admin:  # its connection drops
             admin.execute("SELECT pg_terminate_backend(%s)", (connection.info.backend_pid,))
-        await eventually(lambda: fleets[other].leader and not fleets[leader].leader)
+        await eventually(
+            lambda: (
+                fleets[other].leader
+                and workers[other].service.leading
+                and not fleets[leader].leader
+            )
+        )
         assert jobs_enabled(workers[other]) == {True}
         assert jobs_enabled(workers[leader]) == {False}
         assert workers[other].service.leading and not workers[leader].service.leading

@@ -110,7 +110,7 @@ class Pace:
     #: claimed ahead (``batch``): one write per recipient, cheap on PostgreSQL, and a sender
     #: killed mid-way leaves only the sends really in flight ``unknown`` (``bot/fleet.py``).
     #: The sender calls :func:`intent_hook`'s function right before its request leaves (after
-    #: any wait for the rate limiter); one that does not gets it called before ``send``.
+    #: any wait for the rate limiter); each outcome is made durable as soon as it is known.
     intent_each: bool = False
 
     def __post_init__(self) -> None:
@@ -388,6 +388,11 @@ class Delivery:
             _INTENT.reset(token)
             self._slots.release()
             self._changed.set()
+        if self.pace.intent_each and self._outcomes:  # the outcome durable at once too
+            outcomes, self._outcomes = self._outcomes, []
+            await self._blocking(
+                self.outbox.record, self.id, Figures(**self.figures.as_dict()), outcomes=outcomes
+            )
 
     def _intent(self, item: _Item) -> Callable[[], Awaitable[None]]:
         async def record() -> None:

@@ -106,6 +106,9 @@ class Config:
     #: ``BOT_DATABASE_URL``: the stores in PostgreSQL instead of files in ``data_dir``. It may
     #: hold a password: never printed (``repr``) nor logged.
     database_url: str | None = field(default=None, repr=False)
+    #: One of several workers (``bot/fleet.py``): PostgreSQL and webhook mode together
+    #: (``BOT_DATABASE_URL`` and ``BOT_WEBHOOK_URL``); long polling is one process only.
+    fleet: bool = False
 
     @property
     def tz(self) -> ZoneInfo:
@@ -315,4 +318,5 @@ def load_config(
         office=office,
         desk=desk,
         database_url=database_url,
+        fleet=bool(database_url) and bool((env.get("BOT_WEBHOOK_URL") or "").strip()),
     )

@@ -10,8 +10,16 @@ schedule or cancel an announcement; nothing here reads an update.
 Lifecycle, from ``bot/app.py``: :func:`start` (post_init) opens the outbox, resumes running
 announcements and re-arms scheduled ones; :func:`stop` (post_shutdown, or earlier from the rate
 limiter's shutdown hook, before the bot's connections close) stops every delivery after its sends
-in flight; an interrupted one resumes at the next :func:`start`. Only one process may run the
-service over one outbox (a later issue takes a leader lease on PostgreSQL before ``start``).
+in flight; an interrupted one resumes at the next :func:`start`.
+
+Only one process runs the deliveries over one outbox. In a fleet of workers (``bot/fleet.py``)
+every worker has the service (handlers create, schedule and stop announcements through it) but
+only the leader sends: :meth:`DeliveryService.lead` (called by the leader every poll) resumes
+what is running and not sent here (a leader that died), arms what is scheduled, begins what
+was sent "now" on another worker and stops what staff stopped on another worker (the outbox's
+``stop_requested``); :meth:`DeliveryService.step_down` stops sending when the lead is lost. A
+fleet's leader records each recipient's intent just before its own send (``Pace.intent_each``)
+and paces announcements within its share of the fleet's send budget.
 """
 
 from __future__ import annotations
@@ -35,7 +43,7 @@ from telegram.error import (
 from telegram.ext import Application, ContextTypes
 
 from bot.i18n import Markup, Texts
-from bot.ratelimit import BULK, PriorityRateLimiter, retry_after_seconds
+from bot.ratelimit import BEFORE_BULK_SEND, BULK, PriorityRateLimiter, retry_after_seconds
 from bot.routing import router
 from bot.services import Services
 from bot.telegram_html import to_plain
@@ -52,6 +60,7 @@ from desk.broadcast import (
     TransientError,
     UncertainError,
     Unreachable,
+    intent_hook,
 )
 from desk.outbox import (
     DONE,
@@ -201,16 +210,71 @@ class DeliveryService:
     deliveries: dict[str, Delivery] = field(default_factory=dict)
     tasks: dict[str, asyncio.Task[None]] = field(default_factory=dict)
     shown: dict[str, str] = field(default_factory=dict)  # progress texts, to edit only changes
+    #: A fleet's worker: sends only while it leads (``lead``/``step_down``).
+    fleet: bool = False
+    leading: bool = True
+    armed: set[str] = field(default_factory=set)
+    starting: set[str] = field(default_factory=set)
+    finished: set[str] = field(default_factory=set)  # ended here: never resumed again
 
     @property
     def pace(self) -> Pace:
         cfg = self.svc.config.broadcast
+        if not self.fleet:
+            return Pace(
+                rate_per_second=cfg.rate_per_second,
+                per_chat_interval=cfg.per_chat_interval_seconds,
+                max_retries=cfg.max_retries,
+                progress_interval=cfg.progress_interval_seconds,
+            )
+        # Within this worker's share of the fleet's budget (a little under, so that bulk sends
+        # seldom wait in the rate limiter with their intent recorded), few in flight.
+        share = float(self.app.bot_data.get("fleet_share") or cfg.rate_per_second)
         return Pace(
-            rate_per_second=cfg.rate_per_second,
+            rate_per_second=max(0.5, min(cfg.rate_per_second, 0.8 * share)),
             per_chat_interval=cfg.per_chat_interval_seconds,
             max_retries=cfg.max_retries,
             progress_interval=cfg.progress_interval_seconds,
+            max_in_flight=4,
+            intent_each=True,
         )
+
+    async def lead(self) -> None:
+        """The fleet's leader, every poll: resume running announcements not sent here, arm the
+        scheduled ones, stop those staff stopped on another worker."""
+        self.leading = True
+        for broadcast_id in await self.svc.call(self.outbox.ids_in, RUNNING):
+            doc = await self.svc.call(self.outbox.get, broadcast_id)
+            if doc is None:
+                continue
+            delivery = self.deliveries.get(broadcast_id)
+            busy = broadcast_id in self.starting or broadcast_id in self.finished
+            if delivery is None and not busy and doc["state"] == RUNNING:
+                log.info("resuming broadcast %s", broadcast_id)
+                self.launch(doc)
+                delivery = self.deliveries.get(broadcast_id)
+            if delivery is not None and doc.get("stop_requested"):
+                delivery.cancel()
+        for broadcast_id in await self.svc.call(self.outbox.ids_in, SCHEDULED):
+            if broadcast_id not in self.armed:
+                doc = await self.svc.call(self.outbox.get, broadcast_id)
+                if doc is not None:
+                    self.arm(doc)
+
+    async def step_down(self) -> None:
+        """The lead is lost: stop sending (resumable by the next leader), forget the timers."""
+        self.leading = False
+        for broadcast_id in list(self.armed):
+            self.disarm(broadcast_id)
+        await self.stop()
+
+    async def request_cancel(self, broadcast_id: str) -> bool:
+        """Stop a running announcement: here, or (a fleet) wherever the leader sends it."""
+        if self.cancel_running(broadcast_id):
+            return True
+        if not self.fleet:
+            return False
+        return bool(await self.svc.call(self.outbox.request_stop, broadcast_id))
 
     async def start(self) -> None:
         """Resume running announcements and re-arm scheduled ones (after a restart)."""
@@ -231,6 +295,9 @@ class DeliveryService:
     def arm(self, doc: Mapping[str, Any]) -> None:
         """Schedule the start of an announcement: at once if its time has passed, or if it was
         sent "now" and the bot stopped before it started."""
+        if not self.leading:
+            return  # the leader arms it (``lead``)
+        self.armed.add(doc["id"])
         when = doc["scheduled_for"]
         seconds = max(0.0, (parse(when) - datetime.now(UTC)).total_seconds()) if when else 0.0
         job_queue = self.app.job_queue
@@ -240,6 +307,7 @@ class DeliveryService:
         job_queue.run_once(self._fire, seconds, data=doc["id"], name=_job_name(doc["id"]))
 
     def disarm(self, broadcast_id: str) -> None:
+        self.armed.discard(broadcast_id)
         if self.app.job_queue is not None:
             for job in self.app.job_queue.get_jobs_by_name(_job_name(broadcast_id)):
                 job.schedule_removal()
@@ -249,7 +317,17 @@ class DeliveryService:
         await self.begin(str(context.job.data))
 
     async def begin(self, broadcast_id: str) -> None:
-        """Freeze the recipients of a scheduled announcement, open its report, start sending."""
+        """Freeze the recipients of a scheduled announcement, open its report, start sending
+        (a fleet's worker that does not lead leaves that to the leader)."""
+        if not self.leading or broadcast_id in self.starting:
+            return
+        self.starting.add(broadcast_id)
+        try:
+            await self._begin(broadcast_id)
+        finally:
+            self.starting.discard(broadcast_id)
+
+    async def _begin(self, broadcast_id: str) -> None:
         svc = self.svc
         doc = await svc.call(self.outbox.get, broadcast_id)
         if doc is None or doc["state"] != SCHEDULED:
@@ -305,6 +383,9 @@ class DeliveryService:
     async def _run(self, delivery: Delivery, doc: dict[str, Any]) -> None:
         try:
             await delivery.run()
+        except LookupError:  # finished meanwhile (by this process or an earlier leader)
+            log.info("broadcast %s is not running any more", doc["id"])
+            return
         except Exception:
             log.exception("broadcast %s stopped by an error", doc["id"])
             return
@@ -313,6 +394,7 @@ class DeliveryService:
             self.tasks.pop(doc["id"], None)
             self.shown.pop(doc["id"], None)
         if delivery.finished:
+            self.finished.add(doc["id"])
             await self._report(doc["id"])
 
     def _sender(self, content: Mapping[str, Any]) -> Send:
@@ -321,10 +403,16 @@ class DeliveryService:
 
         async def send(recipient: Recipient) -> None:
             markup = markups.get(recipient.lang, markups["id"])
+            intent = intent_hook()  # a fleet's leader: the intent, once the limiter grants
+            if intent is not None and not isinstance(bot.rate_limiter, PriorityRateLimiter):
+                await intent()
+            token = BEFORE_BULK_SEND.set(intent)
             try:
                 await send_announcement(bot, recipient.chat_id, content, markup, bulk=True)
             except TelegramError as error:
                 raise delivery_error(error) from error
+            finally:
+                BEFORE_BULK_SEND.reset(token)
 
         return send
 
@@ -388,12 +476,14 @@ async def start(app: Application) -> DeliveryService:
     """post_init: open the outbox, resume and re-arm; stop gracefully before the bot closes."""
     svc: Services = app.bot_data["services"]
     database = await svc.call(svc.stores.database, "broadcasts")
-    running = DeliveryService(app, svc, Outbox(database))
+    fleet = bool(svc.config.fleet)
+    running = DeliveryService(app, svc, Outbox(database), fleet=fleet, leading=not fleet)
     app.bot_data[SERVICE_KEY] = running
     limiter = app.bot.rate_limiter
     if isinstance(limiter, PriorityRateLimiter):
         limiter.on_shutdown(running.stop)
-    await running.start()
+    if not fleet:  # a fleet's leader starts sending once it leads (bot/fleet.py)
+        await running.start()
     return running
 
 

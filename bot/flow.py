@@ -124,7 +124,12 @@ async def _end_active(update: Update, context: Context, *, keep: str | None) -> 
 
 async def end_for(app: Application, user_id: int, name: str) -> None:
     """End flow ``name`` of another user (e.g. a citizen whose ticket a staff member closed),
-    without its cleanup: the caller is doing that."""
+    without its cleanup: the caller is doing that. A fleet's worker reads that user's state
+    from the store first: another worker may have handled their last update."""
+    reload = getattr(app.persistence, "reload", None)
+    config = app.bot_data.get("config")
+    if reload is not None and getattr(config, "fleet", False):
+        await reload(app, user_id, None)
     data = app.user_data.get(user_id)
     slot = _slot(data)
     if data is None or slot is None or slot["name"] != name:

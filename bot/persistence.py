@@ -8,6 +8,11 @@ The stores are opened in the Application's ``post_init``, but PTB reads the pers
 in ``Application.initialize()``; so the persistence opens the services itself on first use
 (:func:`ensure_services`) and ``post_init`` then finds them in ``bot_data``.
 
+A fleet's worker (several processes on one PostgreSQL database, ``bot/fleet.py``) trusts none
+of this from memory: before each update :meth:`StorePersistence.reload` replaces the update's
+user and chat values with the stored ones (or with the state a retried update first started
+from), and :meth:`StorePersistence.save` writes them right after the update.
+
 ``bot_data`` (it holds the live services) and callback data are not persisted. Values must be
 JSON data: dicts with string keys, lists, strings, numbers, booleans and ``None``.
 """
@@ -145,10 +150,56 @@ class StorePersistence(BasePersistence[Data, Data, Data]):
         await self._write(CHAT_DATA, str(chat_id), None)
 
     async def refresh_user_data(self, user_id: int, user_data: Data) -> None:
-        """Nothing to refresh: this process is the only writer."""
+        """Nothing here: a single process is the only writer, and a fleet's worker reloads
+        before the filters run (:meth:`reload`), which this hook comes too late for."""
 
     async def refresh_chat_data(self, chat_id: int, chat_data: Data) -> None:
-        """Nothing to refresh: this process is the only writer."""
+        """As :meth:`refresh_user_data`."""
+
+    # -- a fleet's worker: the state of one update from the store, and back ------------------
+
+    async def reload(
+        self,
+        app: AnyApplication,
+        user_id: int | None,
+        chat_id: int | None,
+        before: dict[str, Any] | None = None,
+    ) -> dict[str, Any]:
+        """Replace the Application's ``user_data`` of ``user_id`` and ``chat_data`` of
+        ``chat_id`` with what the store holds (``bot/fleet.py``, before each update); with
+        ``before`` (a second attempt at an update), with those values instead, written back
+        to the store too. Returns the values loaded: ``{"user": ..., "chat": ...}``."""
+        db = await self._db()
+        kv = db.stores.kv
+        if before is None:
+            user = await db.call(kv.get, USER_DATA, str(user_id)) if user_id is not None else None
+            chat = await db.call(kv.get, CHAT_DATA, str(chat_id)) if chat_id is not None else None
+            values = {"user": user, "chat": chat}
+        else:
+            values = {"user": before.get("user"), "chat": before.get("chat")}
+        for namespace, key, target, value in (
+            (USER_DATA, user_id, app.user_data, values["user"]),
+            (CHAT_DATA, chat_id, app.chat_data, values["chat"]),
+        ):
+            if key is None:
+                continue
+            live = target[key]  # PTB's own dict (created when missing): contexts share it
+            live.clear()
+            live.update(value or {})
+            if before is None:
+                self._written[(namespace, str(key))] = "" if not value else _dumps(value)
+            else:  # the store may hold what a dead worker half wrote: put the start back
+                self._written.pop((namespace, str(key)), None)
+                await self._write(namespace, str(key), value)
+        return values
+
+    async def save(self, app: AnyApplication, user_id: int | None, chat_id: int | None) -> None:
+        """Write ``user_id``'s ``user_data`` and ``chat_id``'s ``chat_data`` now (after each
+        update of a fleet's worker), not at the next flush; unchanged values are skipped."""
+        if user_id is not None:
+            await self.update_user_data(user_id, dict(app.user_data.get(user_id) or {}))
+        if chat_id is not None:
+            await self.update_chat_data(chat_id, dict(app.chat_data.get(chat_id) or {}))
 
     async def refresh_bot_data(self, bot_data: Data) -> None:
         """``bot_data`` is not persisted."""

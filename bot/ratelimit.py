@@ -36,6 +36,7 @@ import logging
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable, Coroutine
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
@@ -57,6 +58,11 @@ class Lane(enum.Enum):
 
 #: ``rate_limit_args`` of a bulk request, e.g. ``bot.send_message(..., rate_limit_args=BULK)``.
 BULK = Lane.BULK
+#: Awaited once a bulk request is granted, right before it is sent (an announcement records
+#: its recipient's intent there: ``desk.broadcast.intent_hook``).
+BEFORE_BULK_SEND: ContextVar[Callable[[], Awaitable[None]] | None] = ContextVar(
+    "before_bulk_send", default=None
+)
 
 
 def retry_after_seconds(error: RetryAfter) -> float:
@@ -86,7 +92,7 @@ class PriorityRateLimiter(BaseRateLimiter[Lane]):
 
     def __init__(
         self,
-        overall_per_second: int = 29,
+        overall_per_second: float = 29,
         per_chat_interval: float = 1.0,
         group_per_minute: int = 20,
         max_retries: int = 2,
@@ -163,6 +169,9 @@ class PriorityRateLimiter(BaseRateLimiter[Lane]):
             else:
                 waiter = await self._admit(chat, bulk)
             try:
+                before = BEFORE_BULK_SEND.get() if bulk else None
+                if before is not None:
+                    await before()
                 return await callback(*args, **kwargs)
             except RetryAfter as error:
                 seconds = retry_after_seconds(error)

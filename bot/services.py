@@ -67,7 +67,9 @@ class Services:
             config.faq.margin,
             config.faq.max_suggestions,
         )
-        db = await AsyncStores.open(config.data_dir, database_url=config.database_url)
+        db = await AsyncStores.open(
+            config.data_dir, database_url=config.database_url, shared=config.fleet
+        )
         created = cls(config, Texts.load(), kb, matcher, db.stores, db)
         await teaching.restore(created)  # what staff taught, the programme status update
         return created

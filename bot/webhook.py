@@ -12,7 +12,9 @@ Each POST to the URL's path is:
    arriving while one is written are written together, one fsync for all of them;
 4. dropped when its ``update_id`` is already stored (a re-delivery or a replay);
 5. handed to the Application (its update processor, then ``process_update``: each chat's
-   updates in order) and marked done when handled.
+   updates in order) and marked done when handled. In a fleet of workers (PostgreSQL and a
+   webhook: ``bot/fleet.py``) it is not handed over here: it waits in the shared inbox until
+   a worker (this one, woken at once, or another) claims it.
 
 At start-up every update stored and not done (the process was killed after answering 200)
 is handled first, oldest first. python-telegram-bot's own webhook server answers 200 before
@@ -32,6 +34,7 @@ import contextlib
 import hmac
 import json
 import logging
+import os
 import re
 import secrets
 import signal
@@ -185,6 +188,9 @@ class BotServer:
         self.address: tuple[str, int] | None = None
         self._puts: _Coalescer[NewUpdate, bool] = _Coalescer(self._put_many)
         self._dones: _Coalescer[int, None] = _Coalescer(self._done_many)
+        #: A fleet's worker (``bot/fleet.py``): stored updates are claimed from the shared
+        #: inbox by the fleet, not dispatched here.
+        self.fleet: Any = None
 
     @property
     def _services(self) -> Any:
@@ -207,7 +213,11 @@ class BotServer:
 
     async def start(self) -> None:
         """Handle the stored backlog, then listen (and register the webhook, if configured)."""
-        if self.settings.url:
+        if self.settings.url and self.fleet is not None:
+            await self._services.call(lambda: self._services.stores.inbox)
+            fleet = self.fleet
+            self.metrics.live.backlog = lambda: fleet.held  # the fleet claims the backlog
+        elif self.settings.url:
             inbox = await self._services.call(lambda: self._services.stores.inbox)
             # stored and not done = handed out and not finished (each has its task)
             self.metrics.live.backlog = lambda: len(self._tasks)
@@ -293,12 +303,13 @@ class BotServer:
         kind = raw_kind(data)
         try:
             update = Update.de_json(data, self.app.bot)
-            user = update.effective_user
+            user, chat = update.effective_user, update.effective_chat
             user_id = user.id if user else None
+            chat_id = chat.id if chat else None
         except Exception:  # stored anyway: handling it will log what is wrong
-            user_id = None
+            user_id = chat_id = None
         try:
-            stored = await self._puts.submit(NewUpdate(update_id, data, kind, user_id))
+            stored = await self._puts.submit(NewUpdate(update_id, data, kind, user_id, chat_id))
         except (StoreError, OSError) as exc:
             self._store_failed = type(exc).__name__
             log.error("an update could not be stored (%s); Telegram will send it again", exc)
@@ -308,7 +319,10 @@ class BotServer:
             self.metrics.webhook_duplicates.inc()
             return web.Response(text="ok")
         self.metrics.received(kind, "webhook")
-        self._dispatch(update_id, data)
+        if self.fleet is not None:
+            self.fleet.wake()
+        else:
+            self._dispatch(update_id, data)
         return web.Response(text="ok")
 
     def _dispatch(self, update_id: int, data: dict[str, Any]) -> None:
@@ -407,6 +421,16 @@ async def serve(app: Any, settings: HttpSettings | None) -> None:
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
     server = BotServer(app, settings) if settings is not None else None
+    fleet = None
+    if (
+        server is not None
+        and settings is not None
+        and settings.url
+        and app.bot_data["config"].fleet
+    ):
+        from bot.fleet import Fleet, FleetSettings
+
+        fleet = server.fleet = Fleet(app, FleetSettings.from_env(os.environ))
     try:
         await app.initialize()  # getMe: NetworkError / InvalidToken reach the caller
     except BaseException:
@@ -424,6 +448,8 @@ async def serve(app: Any, settings: HttpSettings | None) -> None:
         await app.start()
         if server is not None:
             await server.start()
+        if fleet is not None:
+            await fleet.start()
         await stop.wait()
         log.info("stopping")
     finally:  # also when start-up failed half-way (setWebhook refused...)
@@ -431,6 +457,8 @@ async def serve(app: Any, settings: HttpSettings | None) -> None:
             loop.remove_signal_handler(signum)
         if server is not None:
             await server.stop()
+        if fleet is not None:
+            await fleet.stop()
         if app.updater is not None and app.updater.running:
             await app.updater.stop()
         if app.running:

@@ -33,6 +33,7 @@ import logging
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -105,6 +106,12 @@ class Pace:
     progress_interval: float = 5.0
     backoff: float = 1.0
     max_in_flight: int = 32
+    #: Each recipient's intent is made durable just before its own send instead of in batches
+    #: claimed ahead (``batch``): one write per recipient, cheap on PostgreSQL, and a sender
+    #: killed mid-way leaves only the sends really in flight ``unknown`` (``bot/fleet.py``).
+    #: The sender calls :func:`intent_hook`'s function right before its request leaves (after
+    #: any wait for the rate limiter); each outcome is made durable as soon as it is known.
+    intent_each: bool = False
 
     def __post_init__(self) -> None:
         if not 0 < self.rate_per_second <= MAX_RATE:
@@ -152,6 +159,19 @@ class _Item:
     recipient: Recipient
     attempts: int = 0
     rate_limited: int = 0
+    intent: bool = False  # its intent is durable (``Pace.intent_each``)
+
+
+_INTENT: ContextVar[Callable[[], Awaitable[None]] | None] = ContextVar(
+    "broadcast_intent", default=None
+)
+
+
+def intent_hook() -> Callable[[], Awaitable[None]] | None:
+    """Inside ``send`` of a delivery with ``Pace.intent_each``: the coroutine function that
+    makes this recipient's intent durable. Await it right before the request leaves (after the
+    rate limiter's wait: a send killed while waiting is then sent again by the next leader)."""
+    return _INTENT.get()
 
 
 class Delivery:
@@ -310,7 +330,7 @@ class Delivery:
             self.id,
             figures,
             outcomes=outcomes,
-            claims=[(item.index, item.recipient) for item in claims],
+            claims=[] if self.pace.intent_each else [(i.index, i.recipient) for i in claims],
         )
         self._claimed.extend(claims)
         self._last_sync = self._clock()
@@ -324,6 +344,7 @@ class Delivery:
     async def _attempt(self, item: _Item) -> None:
         """Send to one recipient and file the outcome (final, or a retry)."""
         item.attempts += 1
+        token = _INTENT.set(self._intent(item) if self.pace.intent_each else None)
         try:
             await self._send(item.recipient)
         except RateLimited as error:
@@ -364,8 +385,27 @@ class Delivery:
         else:
             self._settle(item, SENT)
         finally:
+            _INTENT.reset(token)
             self._slots.release()
             self._changed.set()
+        if self.pace.intent_each and self._outcomes:  # the outcome durable at once too
+            outcomes, self._outcomes = self._outcomes, []
+            await self._blocking(
+                self.outbox.record, self.id, Figures(**self.figures.as_dict()), outcomes=outcomes
+            )
+
+    def _intent(self, item: _Item) -> Callable[[], Awaitable[None]]:
+        async def record() -> None:
+            if not item.intent:
+                item.intent = True
+                await self._blocking(
+                    self.outbox.record,
+                    self.id,
+                    Figures(**self.figures.as_dict()),
+                    claims=[(item.index, item.recipient)],
+                )
+
+        return record
 
     def _settle(self, item: _Item, state: str) -> None:
         self.figures.count(state)

@@ -281,6 +281,15 @@ class Outbox:
                 return None
             return self._update(broadcast_id, state=CANCELLED, finished_at=iso(self._clock()))
 
+    def request_stop(self, broadcast_id: str) -> bool:
+        """Ask the process sending a running announcement to stop it (several workers: the
+        sender looks for ``stop_requested``); False if it is not running."""
+        with self.database.locked():
+            doc = self._outbox.get(broadcast_id)
+            if doc is None or doc["state"] != RUNNING:
+                return False
+            return self._update(broadcast_id, stop_requested=True) is not None
+
     def _update(self, broadcast_id: str, **changes: Any) -> Doc | None:
         with self.database.locked():
             doc = self._outbox.get(broadcast_id)

@@ -158,7 +158,8 @@ class RestoreUnfinishedError(StoreOpenError):
 
 
 class DatabaseLockedError(StoreLockedError):
-    """Another bot process has the PostgreSQL database open (one process at a time, for now)."""
+    """Another bot process has the PostgreSQL database open: one exclusive holder (a polling
+    bot, a CLI command), or any number of webhook workers (``store/pg.py``)."""
 
     key = "locked_database"
 

@@ -30,6 +30,16 @@ class Tickets:
         """Whether the user has an open ticket (from memory: safe on the event loop)."""
         return user_id in self._open_users
 
+    def refresh(self, user_id: int) -> bool:
+        """Read whether the user has an open ticket from the store (another worker may have
+        opened or closed it: ``bot/fleet.py`` calls this before each update); the answer."""
+        is_open = self.open_for(user_id) is not None
+        if is_open:
+            self._open_users.add(user_id)
+        else:
+            self._open_users.discard(user_id)
+        return is_open
+
     def open_for(self, user_id: int) -> Doc | None:
         """The user's open ticket, or None."""
         found = [t for t in self._tickets.find_by("user_id", user_id) if t["status"] == "open"]

@@ -12,10 +12,11 @@ from (so that the user's erasure covers it); a done update keeps only its id and
 the de-duplication window (``prune``, default a day: Telegram re-delivers for at most 24 h).
 ``compact`` rewrites the files so that the payloads of done updates leave the disk too.
 
-The interface (``UpdateInbox``) is what the webhook needs; a PostgreSQL inbox implements the
-same methods over a table (``INSERT ... ON CONFLICT DO NOTHING`` for ``put``, and with several
-workers ``pending`` becomes a claim with ``FOR UPDATE SKIP LOCKED``). This module never imports
-``telegram``: the caller passes the kind and user id it read from the update.
+The interface (``UpdateInbox``) is what the webhook needs; the PostgreSQL inbox
+(``store/pg_inbox.py``) implements the same methods over a table (``INSERT ... ON CONFLICT DO
+NOTHING`` for ``put``) and adds the claim several workers share (``FOR UPDATE SKIP LOCKED``).
+This module never imports ``telegram``: the caller passes the kind and user id it read from the
+update.
 """
 
 from __future__ import annotations
@@ -42,6 +43,8 @@ class NewUpdate:
     update: Mapping[str, Any]
     kind: str
     user_id: int | None
+    #: The chat it belongs to (the PostgreSQL inbox hands one chat's updates out in order).
+    chat_id: int | None = None
 
 
 @dataclass(frozen=True)
@@ -57,7 +60,13 @@ class UpdateInbox(Protocol):
     """What the webhook needs from an inbox (embedded now, PostgreSQL later)."""
 
     def put(
-        self, update_id: int, update: Mapping[str, Any], *, kind: str, user_id: int | None
+        self,
+        update_id: int,
+        update: Mapping[str, Any],
+        *,
+        kind: str,
+        user_id: int | None,
+        chat_id: int | None = None,
     ) -> bool:
         """Store the update durably; False (and no write) when ``update_id`` is known."""
         ...
@@ -104,9 +113,15 @@ class Inbox:
         self._updates = database.table("updates", indexes=("s", "user"))
 
     def put(
-        self, update_id: int, update: Mapping[str, Any], *, kind: str, user_id: int | None
+        self,
+        update_id: int,
+        update: Mapping[str, Any],
+        *,
+        kind: str,
+        user_id: int | None,
+        chat_id: int | None = None,
     ) -> bool:
-        return self.put_many([NewUpdate(update_id, update, kind, user_id)])[0]
+        return self.put_many([NewUpdate(update_id, update, kind, user_id, chat_id)])[0]
 
     def put_many(self, items: Sequence[NewUpdate]) -> list[bool]:
         now = iso(self._clock())

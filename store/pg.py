@@ -43,12 +43,13 @@ Threads and the event loop
     loop, so a blocking driver there costs nothing and keeps one code path for the CLI, the
     bot and the tests. Nothing here may be called on the event loop directly.
 
-One process at a time (for now)
-    ``PgBackend`` holds a session advisory lock for as long as the stores are open, so a second
-    bot (or CLI) on the same database is refused with ``DatabaseLockedError``, as the embedded
-    directory lock refuses it: the bot still keeps some state in memory (PTB's conversation
-    cache, the handoff index, the broadcast sender). Everything in this module already works
-    with several processes; removing that lock is the multi-worker step.
+One process, or several workers
+    ``PgBackend`` holds a session advisory lock on ``INSTANCE_LOCK`` for as long as the stores
+    are open. A long-polling bot and the CLI take it exclusively (``shared=False``), so a
+    second one on the same database is refused with ``DatabaseLockedError``, as the embedded
+    directory lock refuses it. Webhook workers (``bot/fleet.py``) take it shared
+    (``shared=True``): any number of them run together, and a polling bot or a CLI command that
+    would write behind their backs is refused while one runs (and the other way round).
 """
 
 from __future__ import annotations
@@ -231,14 +232,27 @@ class PgBackend:
     """One PostgreSQL database behind every store of a ``Stores``: the connection pool, the
     schema check, the one-process lock and which fields the schema indexes."""
 
-    def __init__(self, url: str, *, exclusive: bool = True, pool_size: int = POOL_SIZE) -> None:
+    def __init__(
+        self,
+        url: str,
+        *,
+        exclusive: bool = True,
+        shared: bool = False,
+        pool_size: int = POOL_SIZE,
+    ) -> None:
+        """``exclusive``: the one-process lock (refused while anyone holds it); ``shared``
+        instead: one of several workers (refused only while an exclusive holder runs)."""
         self.url = url
         self.where = describe(url)
+        self.shared = shared
         self._holder: _CONN | None = connect(url)
         self.pool: ConnectionPool[_CONN] | None = None
         try:
             check_schema(self._holder, self.where)
-            if exclusive and not self._try_lock(self._holder, INSTANCE_LOCK):
+            if shared:
+                if not self._try_lock(self._holder, INSTANCE_LOCK, shared=True):
+                    raise DatabaseLockedError(Path(self.where))
+            elif exclusive and not self._try_lock(self._holder, INSTANCE_LOCK):
                 raise DatabaseLockedError(Path(self.where))
             rows = self._holder.execute(
                 "SELECT indexname FROM pg_indexes WHERE tablename = 'docs'"
@@ -265,8 +279,9 @@ class PgBackend:
             raise
 
     @staticmethod
-    def _try_lock(conn: _CONN, key: int) -> bool:
-        row = conn.execute("SELECT pg_try_advisory_lock(%s)", (key,)).fetchone()
+    def _try_lock(conn: _CONN, key: int, *, shared: bool = False) -> bool:
+        function = "pg_try_advisory_lock_shared" if shared else "pg_try_advisory_lock"
+        row = conn.execute(f"SELECT {function}(%s)", (key,)).fetchone()
         return bool(row and row[0])
 
     def store_names(self) -> list[str]:

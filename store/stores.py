@@ -35,6 +35,7 @@ from store.staff_names import StaffNameRepo
 
 if TYPE_CHECKING:
     from store.pg import PgBackend
+    from store.pg_inbox import PgInbox, Workers
 
 log = logging.getLogger(__name__)
 
@@ -70,6 +71,7 @@ class Stores:
         clock: Clock = utc_now,
         compact_min_bytes: int | None = None,
         database_url: str | None = None,
+        shared: bool = False,
     ) -> None:
         """Prefer ``Stores.open``; this opens every core store, closing them again on failure."""
         self.data_dir = Path(data_dir)
@@ -78,7 +80,7 @@ class Stores:
         self._databases: dict[str, Database] = {}
         self._deleters: dict[str, UserDeleter] = {}
         self._erasing = threading.RLock()  # one erasure at a time
-        self._inbox: Inbox | None = None
+        self._inbox: Inbox | PgInbox | None = None
         self._backend: PgBackend | None = None
         open_directory(self.data_dir)  # on PostgreSQL too: exports and charts wait there
         if (self.data_dir / RESTORE_MARKER).exists():  # part old data, part a backup's
@@ -87,7 +89,7 @@ class Stores:
             if database_url:
                 from store.pg import PgBackend  # psycopg only when PostgreSQL is used
 
-                self._backend = PgBackend(database_url)
+                self._backend = PgBackend(database_url, shared=shared)
             for name in (*CORE_STORES, ERASURES, *self._stores_on_disk()):
                 self.database(name)
         except BaseException:
@@ -135,6 +137,7 @@ class Stores:
         clock: Clock = utc_now,
         compact_min_bytes: int | None = None,
         database_url: str | None = None,
+        shared: bool = False,
     ) -> Stores:
         """Open (creating, 0700) the data directory and recover every store in it; with
         ``database_url`` (``postgresql://...``), the stores in that PostgreSQL database instead
@@ -147,10 +150,15 @@ class Stores:
         ``StoreLockedError`` if another process has the directory open, and the other
         ``StoreOpenError`` kinds for a file of the wrong kind, a permission or a disk problem.
         On PostgreSQL: ``StoreUnreachableError``, ``StoreSchemaError`` (run ``migrate``) and
-        ``DatabaseLockedError`` (another bot process has the database open).
+        ``DatabaseLockedError`` (another bot process has the database open; with ``shared``,
+        one of several webhook workers, refused only while a polling bot or a CLI holds it).
         """
         return cls(
-            data_dir, clock=clock, compact_min_bytes=compact_min_bytes, database_url=database_url
+            data_dir,
+            clock=clock,
+            compact_min_bytes=compact_min_bytes,
+            database_url=database_url,
+            shared=shared,
         )
 
     @property
@@ -159,13 +167,38 @@ class Stores:
         return "embedded" if self._backend is None else "postgresql"
 
     @property
-    def inbox(self) -> Inbox:
-        """The webhook inbox (``store.inbox``); its files are created on first use."""
+    def shared(self) -> bool:
+        """One of several workers on one PostgreSQL database (``bot/fleet.py``)."""
+        return self._backend is not None and self._backend.shared
+
+    @property
+    def inbox(self) -> Inbox | PgInbox:
+        """The webhook inbox: ``store.inbox`` (its files are created on first use), or on
+        PostgreSQL the shared ``inbox`` table (``store/pg_inbox.py``)."""
         if self._inbox is None:
-            self._inbox = Inbox(self.database(INBOX), clock=self._clock)
+            if self._backend is not None:
+                from store.pg_inbox import PgInbox
+
+                self._inbox = PgInbox(self._backend, self.database(INBOX))
+            else:
+                self._inbox = Inbox(self.database(INBOX), clock=self._clock)
             if INBOX not in self._deleters:
                 self.register_user_deleter(INBOX, self._inbox.delete_user)
         return self._inbox
+
+    @property
+    def workers(self) -> Workers:
+        """The workers' heartbeats (PostgreSQL only: ``store/pg_inbox.py``)."""
+        if self._backend is None:
+            raise RuntimeError("workers are counted on PostgreSQL only")
+        from store.pg_inbox import Workers
+
+        return Workers(self._backend, self.database(INBOX))
+
+    @property
+    def database_url(self) -> str | None:
+        """The PostgreSQL database's URL (None for the embedded store); holds a password."""
+        return self._backend.url if self._backend is not None else None
 
     def database(self, name: str) -> Database:
         """The durable store ``name`` in the data directory (e.g. a broadcast outbox)."""

@@ -549,7 +549,7 @@ async def on_cancel_confirmed(
     lang = await svc.language(user)
     await answer(update.callback_query)
     running = delivery.service(context)
-    if running.cancel_running(broadcast_id):
+    if await running.request_cancel(broadcast_id):
         key = "bc_cancel_stopping"
     elif await svc.call(running.outbox.cancel_scheduled, broadcast_id) is not None:
         running.disarm(broadcast_id)

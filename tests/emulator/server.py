@@ -268,6 +268,13 @@ class BotAPIEmulator:
         #: Where webhook updates are really posted (the registered URL is https): tests point
         #: it at the bot's plain-HTTP listener; the registered URL's path is kept.
         self.webhook_target: str | None = None
+        #: Several workers behind one URL, as a load balancer spreads them: each update goes
+        #: to the next target in turn, and an attempt that cannot connect moves to the next one
+        #: (set instead of ``webhook_target``).
+        self.webhook_targets: list[str] = []
+        self._next_target = 0
+        #: Where each accepted delivery went: update_id -> target.
+        self.webhook_accepted_by: dict[int, str] = {}
         #: Seconds between two attempts to deliver an update the webhook did not accept.
         self.webhook_retry_delay = 0.05
         #: Every webhook delivery attempt: (update_id, HTTP status or None when unreachable).
@@ -278,6 +285,8 @@ class BotAPIEmulator:
         self._webhook_task: asyncio.Task[None] | None = None
         self._held: set[str] = set()
         self._release = asyncio.Event()
+        #: Calls waiting in ``hold`` right now.
+        self.holding = 0
         self._handlers: dict[str, Handler] = {
             "getMe": self._get_me,
             "getUpdates": self._get_updates,
@@ -671,6 +680,14 @@ class BotAPIEmulator:
                 f"no matching call within {timeout}s; calls since: {recent}"
             ) from None
 
+    async def wait_until(self, condition: Callable[[], bool], timeout: float = 5.0) -> None:
+        """Wait until ``condition()`` holds (checked whenever a call is answered or held)."""
+        try:
+            async with asyncio.timeout(timeout):
+                await self._changes.wait_for(lambda: True if condition() else None)
+        except TimeoutError:
+            raise TimeoutError(f"condition not met within {timeout}s") from None
+
     async def wait_until_fetched(self, update_id: int, timeout: float = 5.0) -> None:
         """Wait until the bot's getUpdates offset has passed ``update_id``."""
         try:
@@ -709,7 +726,12 @@ class BotAPIEmulator:
             return self._answer(spec.name, raw, failure, rejected=True, uploads=uploads)
         handler = self._handlers.get(spec.name)
         if spec.name in self._held:
-            await self._release.wait()
+            self.holding += 1
+            self._changes.notify()
+            try:
+                await self._release.wait()
+            finally:
+                self.holding -= 1
         try:
             if handler is None:
                 raise ApiError(400, UNSUPPORTED)
@@ -1003,7 +1025,10 @@ class BotAPIEmulator:
                 hook = self.webhook
                 path = urlsplit(hook["url"])
                 target = hook["url"]
-                if self.webhook_target is not None:
+                if self.webhook_targets:
+                    base = self.webhook_targets[self._next_target % len(self.webhook_targets)]
+                    target = base.rstrip("/") + (path.path or "/")
+                elif self.webhook_target is not None:
                     target = self.webhook_target.rstrip("/") + (path.path or "/")
                 headers = {"Content-Type": "application/json"}
                 if hook["secret_token"]:
@@ -1024,7 +1049,9 @@ class BotAPIEmulator:
                     error = f"Connection refused ({type(exc).__name__})"
                 self.webhook_deliveries.append((update["update_id"], status))
                 self.webhook_latencies.append(time.perf_counter() - posted)
+                self._next_target += 1  # the next update (or this one again) to the next worker
                 if status is not None and 200 <= status < 300:
+                    self.webhook_accepted_by[update["update_id"]] = target
                     for index, pending in enumerate(self._updates):
                         if pending["update_id"] == update["update_id"]:
                             del self._updates[index]

@@ -31,20 +31,23 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import psycopg
 from psycopg import sql
 
-from desk.outbox import DONE, Audience, Outbox
+from desk.outbox import DONE
 from store import Stores
 from store.pg import migrate
 from tests import pgcluster
 from tests.emulator import BotAPIEmulator
-from tests.emulator.factories import private_chat
-from tests.fleet_harness import FleetRig, max_rate, message_times
+from tests.fleet_harness import (
+    RECIPIENTS,
+    FleetRig,
+    announcement_with_a_kill,
+    answers_to_askers,
+    max_rate,
+    message_times,
+)
 from tests.harness import Reply
 from tests.test_registration import MASKED, NIK_TYPED, PHONE, last
 
 BUDGET = 10
-ADMIN = 7800
-RECIPIENTS = range(7900, 7930)
-ASKERS = range(8100, 8120)
 
 
 @dataclass
@@ -123,53 +126,18 @@ async def registration(rig: FleetRig, emu: BotAPIEmulator, user: int, kill_at: s
 async def announcement(rig: FleetRig, emu: BotAPIEmulator) -> Round:
     """30 recipients; 20 citizens ask meanwhile; the sender is killed a third of the way."""
     result = Round()
-    for chat in (ADMIN, *RECIPIENTS):
-        emu._chats.setdefault(chat, private_chat(emu.user(chat)))
-    with Stores.open(rig.root / "setup", database_url=rig.db_url, shared=True) as stores:
-        for chat in RECIPIENTS:
-            stores.subscribers.subscribe(chat, chat, source="bench")
-        doc = Outbox(stores.database("broadcasts")).create(
-            author=ADMIN,
-            chat_id=ADMIN,
-            lang="id",
-            content={"kind": "text", "text": "Pelatihan bahasa Korea dibuka"},
-            audience=Audience("subscribers"),
-        )
-    leader = await rig.leader()
-
-    def received() -> Counter[int]:
-        return Counter(
-            c.chat_id
-            for c in emu.calls
-            if c.method == "sendMessage" and c.ok and c.chat_id in RECIPIENTS
-        )
-
-    await emu.wait_until(lambda: sum(received().values()) >= 3, 60)
-    asked = [emu.send_text(user, "syarat umur berapa") for user in ASKERS]
-    await emu.wait_until(lambda: sum(received().values()) >= 10, 60)
-    await rig.kill(leader)
-    for update in asked:
-        await rig.done(update["update_id"], timeout=120)
-    with Stores.open(rig.root / "check2", database_url=rig.db_url, shared=True) as stores:
-        outbox = Outbox(stores.database("broadcasts"))
-        final = outbox.get(doc["id"])
-        for _ in range(1200):
-            final = outbox.get(doc["id"])
-            if final is not None and final["state"] == DONE:
-                break
-            await asyncio.sleep(0.1)
+    run = await announcement_with_a_kill(rig, emu, rig.root, wait=60.0)
+    final = run.final
     assert final is not None
     figures = final["figures"]
-    counts = received()
-    result.duplicated += sum(n - 1 for n in counts.values() if n > 1)
-    missing = sum(1 for chat in RECIPIENTS if chat not in counts)
+    result.duplicated += sum(n - 1 for n in run.received.values() if n > 1)
+    missing = sum(1 for chat in RECIPIENTS if chat not in run.received)
     result.unknown = int(figures["unknown"])
     result.missing = missing
     result.lost += max(0, missing - result.unknown) + (0 if final["state"] == DONE else 1)
-    for user in ASKERS:
-        answers = [c for c in emu.calls if c.method == "sendMessage" and c.chat_id == user]
-        result.lost += 0 if answers else 1
-        result.duplicated += max(0, len(answers) - 1)
+    for answered in answers_to_askers(emu).values():
+        result.lost += 0 if answered else 1
+        result.duplicated += max(0, answered - 1)
     return result
 
 

@@ -15,6 +15,7 @@ import signal
 import socket
 import sys
 import time
+from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,7 +23,10 @@ from typing import Any
 
 import psycopg
 
+from desk.outbox import DONE, Audience, Outbox
+from store import Stores
 from tests.emulator import BotAPIEmulator
+from tests.emulator.factories import private_chat
 from tests.harness import REPO, Reply, _reply
 
 URL = "https://bot.serangkota.example/telegram/hook"
@@ -240,6 +244,78 @@ class FleetRig:
             for call in self.emu.calls[since:]
             if call.chat_id == chat_id and call.ok and call.method != "answerCallbackQuery"
         ]
+
+
+#: The announcement scenario's people: who sends it, who receives it, who asks meanwhile.
+ADMIN = 7800
+RECIPIENTS = range(7900, 7930)
+ASKERS = range(8100, 8120)
+
+
+@dataclass
+class AnnouncementKill:
+    """What happened when the announcement's sender was killed a third of the way."""
+
+    final: dict[str, Any] | None  # the outbox document at the end (state, figures)
+    received: Counter[int]  # messages each recipient got
+    killed_at: int  # messages received when the sender was killed
+    asked: list[dict[str, Any]]  # the citizens' updates sent meanwhile
+    leader: object  # the worker killed
+    new_leader: object  # the worker that took over
+
+
+async def announcement_with_a_kill(
+    rig: FleetRig, emu: BotAPIEmulator, root: Path, *, wait: float = 60.0
+) -> AnnouncementKill:
+    """30 subscribers get an announcement while 20 citizens ask; its sender is killed a third
+    of the way and the scenario waits for the next leader to finish it (the test asserts, the
+    benchmark counts: tests/test_fleet.py, bench/multiworker_kill.py)."""
+    for chat in (ADMIN, *RECIPIENTS):
+        emu._chats.setdefault(chat, private_chat(emu.user(chat)))
+    with Stores.open(root / "setup", database_url=rig.db_url, shared=True) as stores:
+        for chat in RECIPIENTS:
+            stores.subscribers.subscribe(chat, chat, source="fleet")
+        doc = Outbox(stores.database("broadcasts")).create(
+            author=ADMIN,
+            chat_id=ADMIN,
+            lang="id",
+            content={"kind": "text", "text": "Pelatihan bahasa Korea dibuka"},
+            audience=Audience("subscribers"),
+        )
+    leader = await rig.leader()
+
+    def received() -> Counter[int]:
+        return Counter(
+            c.chat_id
+            for c in emu.calls
+            if c.method == "sendMessage" and c.ok and c.chat_id in RECIPIENTS
+        )
+
+    await emu.wait_until(lambda: sum(received().values()) >= 3, wait)
+    asked = [emu.send_text(user, "syarat umur berapa") for user in ASKERS]  # replies compete
+    await emu.wait_until(lambda: sum(received().values()) >= 10, wait)  # a third of the way
+    await rig.kill(leader)
+    killed_at = sum(received().values())
+    new_leader = await rig.leader()
+    final: dict[str, Any] | None = None
+    with Stores.open(root / "check", database_url=rig.db_url, shared=True) as stores:
+        outbox = Outbox(stores.database("broadcasts"))
+        for _ in range(int(wait * 20)):
+            final = outbox.get(doc["id"])
+            if final is not None and final["state"] == DONE:
+                break
+            await asyncio.sleep(0.1)
+    for question in asked:
+        await rig.done(question["update_id"], timeout=wait * 2)
+    return AnnouncementKill(final, received(), killed_at, asked, leader, new_leader)
+
+
+def answers_to_askers(emu: BotAPIEmulator) -> dict[int, int]:
+    """How many messages each citizen who asked during the announcement got."""
+    return {
+        user: sum(1 for c in emu.calls if c.method == "sendMessage" and c.chat_id == user)
+        for user in ASKERS
+    }
 
 
 def max_rate(times: Iterable[float], window: float = 1.0) -> int:

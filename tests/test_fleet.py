@@ -15,18 +15,21 @@ from pathlib import Path
 
 import pytest
 
-from desk.outbox import DONE, Audience, Outbox
+from desk.outbox import DONE
 from store import Stores
 from tests.emulator import BotAPIEmulator
-from tests.emulator.factories import private_chat
-from tests.fleet_harness import FleetRig, max_rate, message_times
+from tests.fleet_harness import (
+    RECIPIENTS,
+    FleetRig,
+    announcement_with_a_kill,
+    answers_to_askers,
+    max_rate,
+    message_times,
+)
 from tests.harness import Reply
 from tests.test_registration import MASKED, NIK, NIK_TYPED, PHONE, last, text_of
 
 CITIZEN = 7801
-ADMIN = 7800
-RECIPIENTS = range(7900, 7930)
-ASKERS = range(8100, 8120)
 BUDGET = 10
 
 
@@ -146,52 +149,15 @@ async def test_a_registration_survives_the_kills_of_the_workers_handling_it(
 async def test_an_announcement_survives_the_kill_of_its_sender(
     rig: FleetRig, emu: BotAPIEmulator, tmp_path: Path
 ) -> None:
-    for chat in (ADMIN, *RECIPIENTS):
-        emu._chats.setdefault(chat, private_chat(emu.user(chat)))
-    with Stores.open(tmp_path / "setup", database_url=rig.db_url, shared=True) as stores:
-        for chat in RECIPIENTS:
-            stores.subscribers.subscribe(chat, chat, source="test")
-        outbox = Outbox(stores.database("broadcasts"))
-        doc = outbox.create(
-            author=ADMIN,
-            chat_id=ADMIN,
-            lang="id",
-            content={"kind": "text", "text": "Pelatihan bahasa Korea dibuka"},
-            audience=Audience("subscribers"),
-        )
-    leader = await rig.leader()
-
-    def received() -> Counter[int]:
-        return Counter(
-            c.chat_id
-            for c in emu.calls
-            if c.method == "sendMessage" and c.ok and c.chat_id in RECIPIENTS
-        )
-
-    await emu.wait_until(lambda: sum(received().values()) >= 3, 60)
-    asked = [emu.send_text(user, "syarat umur berapa") for user in ASKERS]  # replies compete
-    await emu.wait_until(lambda: sum(received().values()) >= 10, 60)  # a third of the way
-    await rig.kill(leader)
-    killed_at = sum(received().values())
-    assert killed_at < len(RECIPIENTS)
-    new_leader = await rig.leader()
-    assert new_leader is not leader
-
-    with Stores.open(tmp_path / "check", database_url=rig.db_url, shared=True) as stores:
-        outbox = Outbox(stores.database("broadcasts"))
-        for _ in range(600):
-            final = outbox.get(doc["id"])
-            if final is not None and final["state"] == DONE:
-                break
-            await asyncio.sleep(0.1)
-        assert final is not None and final["state"] == DONE, final
-    for question in asked:
-        await rig.done(question["update_id"], timeout=60)
-    for user in ASKERS:
-        answers = [c for c in emu.calls if c.method == "sendMessage" and c.chat_id == user]
-        assert len(answers) == 1, f"citizen {user} answered once, not {len(answers)} times"
+    run = await announcement_with_a_kill(rig, emu, tmp_path)
+    assert run.killed_at < len(RECIPIENTS)
+    assert run.new_leader is not run.leader
+    final = run.final
+    assert final is not None and final["state"] == DONE, final
+    for user, answered in answers_to_askers(emu).items():
+        assert answered == 1, f"citizen {user} answered once, not {answered} times"
     figures = final["figures"]
-    counts = received()
+    counts = run.received
     assert max(counts.values()) == 1, f"no recipient got it twice: {counts}"
     missing = [chat for chat in RECIPIENTS if chat not in counts]
     # A recipient whose send was in flight at the kill is "unknown": never sent again.

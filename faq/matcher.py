@@ -285,11 +285,17 @@ class Matcher:
         return self._state.normalizer(text)
 
     def learn(self, taught: Taught) -> None:
-        """Retrain with these taught texts (replacing earlier ones); takes effect at once."""
+        """Retrain with these taught texts (replacing earlier ones); takes effect at once.
+
+        The new state, its second opinion included, is trained before it replaces the old one
+        (a few seconds: call it off the event loop), so answers meanwhile never wait for it."""
         unknown = {entry_id for entry_id, _ in taught.phrasings} - self._ids.keys()
         if unknown:
             raise KeyError(f"unknown entry id(s): {', '.join(sorted(unknown))}")
-        self._state = self._train(taught)
+        state = self._train(taught)
+        if state.doubter is not None:
+            state.doubter.result()
+        self._state = state
 
     def scores(self, text: str) -> list[tuple[Entry, float]]:
         """Every entry with its score for ``text``, best first (ties in knowledge-base order)."""
@@ -301,6 +307,13 @@ class Matcher:
         """Decide how to answer one message."""
         state = self._state
         scored = self._best_piece(state, text)
+        decided = self._decide(state, scored)
+        if decided.kind == "suggest" and len(scored.confidence):
+            return self._confirmed(state, scored.norm, int(np.argmax(scored.confidence)), decided)
+        return decided
+
+    def _decide(self, state: _State, scored: _Scored) -> Match:
+        """The gate's decision on a scored message (see the module docstring)."""
         norm = scored.norm
         if norm.is_smalltalk:
             return Match("smalltalk", None, 0.0, (), norm.text)
@@ -351,14 +364,28 @@ class Matcher:
 
     # --- internals ---
 
+    def _features(self, state: _State, norm: Normalized) -> second.Features:
+        ids, counts = state.model.featurizer.encode(norm.words, norm.content)
+        return (ids, state.model.unit_weights(ids, counts)) if len(ids) else (ids, counts)
+
+    def _confirmed(self, state: _State, norm: Normalized, index: int, offered: Match) -> Match:
+        """A "Maksud Anda…?" becomes the answer when the second opinion picks the classifier's
+        entry too, and clearly (its best class at least second.AGREE above its next)."""
+        opinion = state.doubter.result() if state.doubter is not None else None
+        features = self._features(state, norm)
+        if opinion is None or not len(features[0]):
+            return offered
+        if opinion.confirms(features, index):
+            return Match("answer", self.kb.entries[index], offered.score, (), norm.text)
+        return offered
+
     def _answer(self, state: _State, norm: Normalized, index: int, best: float) -> Match:
         """The answer with this entry, unless the second opinion clearly doubts it: then the
         citizen chooses between the two picks ("Maksud Anda…?")."""
         opinion = state.doubter.result() if state.doubter is not None else None
         if opinion is None:  # turned off, or its training failed (logged)
             return Match("answer", self.kb.entries[index], best, (), norm.text)
-        ids, counts = state.model.featurizer.encode(norm.words, norm.content)
-        features = (ids, state.model.unit_weights(ids, counts)) if len(ids) else (ids, counts)
+        features = self._features(state, norm)
         if opinion.doubt(features, index) < second.DOUBT:
             return Match("answer", self.kb.entries[index], best, (), norm.text)
         other, _ = opinion.best(features)

@@ -4,7 +4,8 @@ The classifier (:mod:`faq.classifier`) counts evidence; it is fast to train and 
 but it is confidently wrong when a long story's strongest words belong to another entry ("belajar
 bahasa korea" in a question about LPK courses). A discriminative model trained on the same texts
 errs elsewhere, so where the two disagree clearly the citizen is asked "Maksud Anda…?" instead of
-being told something wrong.
+being told something wrong; and where the classifier was unsure but both pick the same entry,
+the SVM clearly, the citizen gets that answer instead of a list.
 
 The model is scikit-learn's ``LinearSVC`` over the classifier's own features (TF-IDF character
 2-5-grams of each word, words and word pairs, L2-normalised per text), so a query is encoded
@@ -58,6 +59,12 @@ log = logging.getLogger(__name__)
 
 #: The doubt from which an answer is withdrawn (see the module docstring for the figures).
 DOUBT = 0.3
+#: How far above its next class the model's pick must be to turn a "Maksud Anda…?" of the
+#: classifier's own pick into the answer. On "Maksud Anda" replies whose first entry both
+#: models picked (right answers gained / wrong ones made): batches 9-14 0.3 +7 / +3, 0.5 +3 / +1,
+#: 0.8 +2 / 0, 1.0 +1 / 0; the regression set 0.3 +6 / 0, 0.5 +5 / 0, 0.8 +3 / 0; batches 1-8
+#: none either way.
+AGREE = 0.5
 #: The label of the off-topic examples.
 OFF_TOPIC = -1
 # LinearSVC's regularisation (see the table above).
@@ -99,6 +106,15 @@ class SecondOpinion:
             return 0.0
         scores = self._scores(features)
         return float(scores.max() - scores[column])
+
+    def confirms(self, features: Features, entry: int) -> bool:
+        """The model picks ``entry`` too, at least :data:`AGREE` above its next class."""
+        scores = self._scores(features)
+        if len(scores) < 2:
+            return False
+        first, runner_up = np.argsort(-scores)[:2]
+        picked = self._classes[int(first)] == entry
+        return bool(picked and scores[first] - scores[runner_up] >= AGREE)
 
     def _scores(self, features: Features) -> np.ndarray:
         ids, weights = features

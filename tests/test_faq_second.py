@@ -54,9 +54,20 @@ def test_a_clear_doubt_offers_both_picks(monkeypatch: pytest.MonkeyPatch) -> Non
     answered = matcher.match(text)
     assert answered.kind == "answer" and answered.entry is not None
     monkeypatch.setattr(second, "DOUBT", -1.0)  # doubt everything
+    monkeypatch.setattr(second, "AGREE", float("inf"))  # and confirm nothing
     doubted = matcher.match(text)
     assert doubted.kind == "suggest" and doubted.entry is None
     assert doubted.suggestions[0] == answered.entry
+
+
+def test_a_clear_agreement_answers_instead_of_a_list(monkeypatch: pytest.MonkeyPatch) -> None:
+    matcher = Matcher(load_knowledge_base())
+    text = "berapa gaji di korea"
+    answered = matcher.match(text)
+    monkeypatch.setattr(second, "DOUBT", -1.0)  # every answer becomes a list…
+    monkeypatch.setattr(second, "AGREE", -1.0)  # …and every list the classifier's pick again
+    confirmed = matcher.match(text)
+    assert (confirmed.kind, confirmed.entry) == ("answer", answered.entry)
 
 
 def test_without_the_second_opinion_the_classifier_decides(

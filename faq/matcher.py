@@ -1,6 +1,7 @@
 """Matching a free-text question to FAQ entries: answer, suggest a few, or fall back.
 
-Two scorers read every entry's texts, and a gate decides what the citizen is told.
+Two scorers read every entry's texts, a gate decides what the citizen is told, and a third
+model (:mod:`faq.second`) may overrule the gate.
 
 1. A naive Bayes classifier (:mod:`faq.classifier`) over character 2-5-grams and words,
    trained at start-up on each entry's question, phrasings and keywords (both languages), the
@@ -32,10 +33,15 @@ the score shown (0-100) is that confidence. Then, in order:
   ``max_suggestions``, one or more; "Maksud Anda…?");
 - otherwise ``fallback``.
 
+Last, the second opinion (a linear SVM on the classifier's features, :mod:`faq.second`): an
+``answer`` it clearly doubts becomes ``suggest`` with both picks, and a ``suggest`` whose first
+entry it clearly confirms becomes that ``answer``.
+
 The constants were chosen on the tuning sets (``tests/data/faq_regression.yaml`` and the
-unseen-question writer's batches in ``tests/data/faq_tuning.yaml``), never on
-``tests/data/faq_unseen.yaml``; the figures are in the comments next to them and
-``bench/faq_match.py`` prints them.
+writers' batches in ``tests/data/faq_tuning.yaml``; batches 9-14 there were never turned into
+phrasings, so they served as the calibration set), never on ``tests/data/faq_unseen.yaml`` or
+``faq_unseen3.yaml``; the figures are in the comments next to them and ``bench/faq_match.py``
+prints them.
 
 Staff teaching (``Matcher.learn``) retrains in place: the new state is built aside and swapped
 in with one assignment, so a concurrent ``match`` sees the old or the new model, never half.

@@ -265,8 +265,12 @@ def test_ambiguous_question_suggests_the_close_entries(matcher: Matcher) -> None
     assert {e.id for e in match.suggestions} == {"training-start", "training-cost"}
 
 
+# The gate's own decisions (threshold, margin, list length) are tested without the second
+# opinion, which may overrule them (tests/test_faq_second.py).
+
+
 def test_max_suggestions_caps_the_list() -> None:
-    wide = Matcher(KB, threshold=1, margin=100, max_suggestions=2)
+    wide = Matcher(KB, threshold=1, margin=100, max_suggestions=2, second_opinion=False)
     match = wide.match("umur maksimal")
     assert match.kind == "suggest"
     assert match.suggestions[0].id == "age-limit"
@@ -275,17 +279,18 @@ def test_max_suggestions_caps_the_list() -> None:
 
 def test_margin_decides_between_answer_and_suggest() -> None:
     text = "pelatihan mulai kapan"
-    assert Matcher(KB, threshold=70, margin=0).match(text).kind == "answer"
-    assert Matcher(KB, threshold=70, margin=100).match(text).kind == "suggest"
+    assert Matcher(KB, threshold=70, margin=0, second_opinion=False).match(text).kind == "answer"
+    gate = Matcher(KB, threshold=70, margin=100, second_opinion=False)
+    assert gate.match(text).kind == "suggest"
 
 
 def test_threshold_decides_between_answer_and_the_rest() -> None:
-    real = Matcher(load_knowledge_base())
+    real = Matcher(load_knowledge_base(), second_opinion=False)
     text = "does being married stop me from applying"
     score = real.match(text).score
     assert 0 < score < 100
-    assert Matcher(real.kb, threshold=score).match(text).kind == "answer"
-    below = Matcher(real.kb, threshold=score + 0.5).match(text)
+    assert Matcher(real.kb, threshold=score, second_opinion=False).match(text).kind == "answer"
+    below = Matcher(real.kb, threshold=score + 0.5, second_opinion=False).match(text)
     # under the threshold the citizen is asked "Maksud Anda…?" (or, far under it, falls back)
     assert below.kind in {"suggest", "fallback"} and below.entry is None
 

@@ -5,6 +5,7 @@ Created once in ``post_init`` (or injected by tests), closed in ``post_shutdown`
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 from collections import Counter
@@ -67,6 +68,9 @@ class Services:
             config.faq.margin,
             config.faq.max_suggestions,
         )
+        # the FAQ's second opinion trains in a thread (2-3 s): an answer must not wait for it on
+        # the event loop (a worker of a fleet would miss its lease renewals meanwhile)
+        await asyncio.to_thread(matcher.ready)
         db = await AsyncStores.open(
             config.data_dir, database_url=config.database_url, shared=config.fleet
         )

@@ -290,6 +290,14 @@ class Matcher:
         """The query as the matcher sees it (with spelling corrected to the KB's words)."""
         return self._state.normalizer(text)
 
+    def ready(self) -> None:
+        """Wait until the second opinion is trained (a few seconds after construction; at once
+        when it already is). An application calls it off its event loop before it serves, so
+        that no answer blocks the loop waiting for it."""
+        state = self._state
+        if state.doubter is not None:
+            state.doubter.result()
+
     def learn(self, taught: Taught) -> None:
         """Retrain with these taught texts (replacing earlier ones); takes effect at once.
 

@@ -24,6 +24,7 @@ from urllib.parse import quote
 
 import psycopg
 import pytest
+from psycopg import sql
 
 from bot import cli
 from store import Stores
@@ -84,8 +85,19 @@ def kept(directory: Path) -> list[str]:
 
 
 def restore_into(pg_server: PgServer, dump: Path) -> str:
-    """``pg_restore`` into a new, empty database, as docs/DEPLOY.md says; its URL."""
-    url = pg_server.create(migrated=False)
+    """As docs/DEPLOY.md says: a new, empty database owned by an ordinary role (not a
+    superuser, like the bot's own), ``pg_restore --no-owner`` into it as that role; its URL.
+    (On a BOT_TEST_DATABASE_URL server: that URL's role.)"""
+    name = f"serang_pulih_{os.getpid()}_{time.monotonic_ns()}"
+    url = pg_server.server.url(name)
+    with pg_server.admin() as conn:
+        owner = sql.SQL("CURRENT_USER")
+        if pg_server.server.directory is not None:  # our own cluster: an ordinary role
+            if conn.execute("SELECT 1 FROM pg_roles WHERE rolname = 'pulih'").fetchone() is None:
+                conn.execute("CREATE ROLE pulih LOGIN NOSUPERUSER NOCREATEDB")
+            owner = sql.Identifier("pulih")
+            url = url.replace("postgresql://serang@", "postgresql://pulih@", 1)
+        conn.execute(sql.SQL("CREATE DATABASE {} OWNER {}").format(sql.Identifier(name), owner))
     done = subprocess.run(
         [cli._pg_tool("pg_restore"), "--no-owner", "--exit-on-error", "-d", url, str(dump)],
         capture_output=True,

@@ -624,7 +624,7 @@ def cmd_pg_backup(args: argparse.Namespace, config: Config) -> int:
     print(
         f"{final}: {where} (schema {version}), {total} documents in {len(counts)} collections,"
         f" {manifest['bytes']} bytes in {seconds:.1f} s; read back ok;"
-        f" {min(len(dumps), args.keep)} dumps kept"
+        f" {min(len(dumps), args.keep)} dump(s) kept, at most {args.keep}"
     )
     return 0
 

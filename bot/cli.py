@@ -504,12 +504,15 @@ def _pg_list(file: Path) -> str | None:
     """``pg_restore --list`` of a dump: None when it cannot be read or holds no ``docs`` data."""
     import subprocess
 
-    done = subprocess.run(
-        [_pg_tool("pg_restore"), "--list", str(file)],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    try:
+        done = subprocess.run(
+            [_pg_tool("pg_restore"), "--list", str(file)],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+    except OSError:  # no pg_restore: cmd_pg_backup has said so already
+        return None
     if done.returncode != 0 or "TABLE DATA public docs" not in done.stdout:
         return None
     return done.stdout
@@ -579,14 +582,28 @@ def cmd_pg_backup(args: argparse.Namespace, config: Config) -> int:
         ).fetchall()
         counts = {f"{store}/{coll}": int(n) for store, coll, n in rows}
         assert row is not None
-        done = subprocess.run(
-            [_pg_tool("pg_dump"), "-Fc", f"--snapshot={row[0]}", f"--file={partial}", conninfo],
-            capture_output=True,
-            text=True,
-            check=False,
-            env=env,
-        )
-        conn.execute("COMMIT")
+        try:
+            done = subprocess.run(
+                [
+                    _pg_tool("pg_dump"),
+                    "-Fc",
+                    f"--snapshot={row[0]}",
+                    f"--file={partial}",
+                    conninfo,
+                ],
+                capture_output=True,
+                text=True,
+                check=False,
+                env=env,
+            )
+        except OSError as exc:
+            print(
+                f"pg_dump: {exc.strerror or exc} (apt-get install postgresql-client)",
+                file=sys.stderr,
+            )
+            return 1
+        finally:
+            conn.execute("COMMIT")
     if done.returncode != 0:
         partial.unlink(missing_ok=True)
         print(f"{where}: pg_dump failed: {done.stderr.strip()[-500:]}", file=sys.stderr)
@@ -615,6 +632,8 @@ def cmd_pg_backup(args: argparse.Namespace, config: Config) -> int:
         os.fsync(fd)
     finally:
         os.close(fd)
+    for stale in directory.glob(f".{PG_DUMP_PREFIX}*.partial"):  # from a run killed midway
+        stale.unlink(missing_ok=True)
     dumps = sorted(directory.glob(f"{PG_DUMP_PREFIX}*{PG_DUMP_SUFFIX}"))
     for old in dumps[: -args.keep]:
         old.unlink()

@@ -128,6 +128,7 @@ def test_pg_backup_dumps_reads_back_keeps_the_last_and_restores_the_same_documen
         (backups / f"{name}.dump").write_bytes(b"old")
         (backups / f"{name}.json").write_text("{}")
     (backups / "README").write_text("not a dump")
+    (backups / ".serang-bot-20260102T013000Z.partial").write_bytes(b"killed midway")
 
     started = time.perf_counter()
     code, out, err = run_cli("pg-backup", str(backups), "--keep", "2", "--database-url", pg_url)
@@ -184,8 +185,8 @@ def test_pg_backup_dumps_reads_back_keeps_the_last_and_restores_the_same_documen
     assert code == 1 and "damaged" in err
 
 
-def test_pg_backup_refuses_a_directory_others_can_read_and_a_dead_server(
-    pg_url: str, tmp_path: Path
+def test_pg_backup_refuses_a_directory_others_can_read_a_dead_server_and_no_pg_dump(
+    pg_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     open_dir = tmp_path / "open"
     open_dir.mkdir()
@@ -198,6 +199,10 @@ def test_pg_backup_refuses_a_directory_others_can_read_and_a_dead_server(
     code, _, err = run_cli("pg-backup", str(new_dir), "--database-url", nowhere)
     assert code == 7 and "RAHASIA" not in err
     assert stat.S_IMODE(new_dir.stat().st_mode) == 0o700 and list(new_dir.iterdir()) == []
+
+    monkeypatch.setattr(cli, "_pg_tool", lambda name: str(tmp_path / "no" / name))
+    code, _, err = run_cli("pg-backup", str(new_dir), "--database-url", pg_url)
+    assert code == 1 and "postgresql-client" in err and list(new_dir.iterdir()) == []
 
 
 # -- point-in-time recovery --------------------------------------------------------------------

@@ -376,3 +376,18 @@ def test_point_in_time_recovery_from_a_base_backup_and_the_wal_archive(
             assert new["reg_no"].endswith("-000008")
         cluster.stop(restored)
     assert time.perf_counter() - started < 60
+
+
+def test_the_systemd_unit_runs_pg_backup_into_the_directory_it_may_write() -> None:
+    unit = (REPO / "deploy" / "serang-bot-pg-backup.service").read_text()
+    settings = dict(
+        line.split("=", 1) for line in unit.splitlines() if "=" in line and line[0] != "#"
+    )
+    argv = settings["ExecStart"].split()
+    assert argv[:3] == ["/opt/serang-bot/.venv/bin/python", "-m", "bot"]
+    args = cli.build_parser().parse_args(argv[3:])
+    assert args.func is cli.cmd_pg_backup and args.keep == 14
+    assert Path(args.directory).is_relative_to(settings["ReadWritePaths"])
+    assert settings["UMask"] == "0077" and settings["User"] == "serangbot"
+    timer = (REPO / "deploy" / "serang-bot-pg-backup.timer").read_text()
+    assert "OnCalendar=*-*-* 01:15:00" in timer and "Persistent=true" in timer

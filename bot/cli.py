@@ -13,7 +13,9 @@ be or a file where the data directory should be, 6 no permission (mode, another 
 system refused otherwise (disk full, read-only, I/O error) or the PostgreSQL server cannot be
 reached, 8 another storage error, 9 the PostgreSQL schema is behind (``python -m bot migrate``)
 or ahead of this version. ``copy-data`` exits 1 when the target is not empty (without
-``--force``) or the counts differ (nothing is kept then).
+``--force``) or the counts differ (nothing is kept then). ``pg-backup`` exits 1 when the dump
+fails or does not read back (nothing is kept then); ``pg-verify`` exits 1 when the dump is
+damaged or the restored database's documents differ from those counted at the dump.
 """
 
 from __future__ import annotations
@@ -461,6 +463,242 @@ def cmd_copy_data(args: argparse.Namespace, config: Config) -> int:
     return 0
 
 
+#: ``pg-backup``'s files: ``serang-bot-<UTC time>.dump`` and its ``.json`` beside it.
+PG_DUMP_PREFIX = "serang-bot-"
+PG_DUMP_SUFFIX = ".dump"
+#: How many dumps ``pg-backup`` keeps by default (one a day: two weeks).
+PG_DUMP_KEEP = 14
+
+
+def _pg_tool(name: str) -> str:
+    """``pg_dump`` / ``pg_restore``: on PATH (Debian's wrapper), else the newest version's."""
+    import glob
+    import shutil
+
+    found = shutil.which(name)
+    if found:
+        return found
+    versions = sorted(
+        glob.glob(f"/usr/lib/postgresql/*/bin/{name}"),
+        key=lambda p: (
+            int(Path(p).parent.parent.name) if Path(p).parent.parent.name.isdigit() else 0
+        ),
+    )
+    return versions[-1] if versions else name
+
+
+def _pg_client(url: str) -> tuple[str, dict[str, str]]:
+    """A libpq connection string without the password, and an environment with it
+    (``PGPASSWORD``), so that no password shows in ``ps``."""
+    from psycopg.conninfo import conninfo_to_dict, make_conninfo
+
+    params = {k: str(v) for k, v in conninfo_to_dict(url).items() if v is not None}
+    env = dict(os.environ)
+    password = params.pop("password", None)
+    if password is not None:
+        env["PGPASSWORD"] = password
+    return make_conninfo(**params), env
+
+
+def _pg_list(file: Path) -> str | None:
+    """``pg_restore --list`` of a dump: None when it cannot be read or holds no ``docs`` data."""
+    import subprocess
+
+    try:
+        done = subprocess.run(
+            [_pg_tool("pg_restore"), "--list", str(file)],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+    except OSError:  # no pg_restore: cmd_pg_backup has said so already
+        return None
+    if done.returncode != 0 or "TABLE DATA public docs" not in done.stdout:
+        return None
+    return done.stdout
+
+
+def _sync_write(path: Path, data: bytes) -> None:
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        os.write(fd, data)
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def cmd_pg_backup(args: argparse.Namespace, config: Config) -> int:
+    """The daily logical backup of the PostgreSQL database: ``pg_dump -Fc`` into
+    DIR/serang-bot-<UTC time>.dump (0600, DIR 0700), with the document count of every
+    collection as of the dump's own snapshot in a ``.json`` beside it (``pg-verify`` compares a
+    restored database with it); the dump is read back (``pg_restore --list``) before it takes
+    its name, and only the last ``--keep`` dumps stay."""
+    import hashlib
+    import stat
+    import subprocess
+    import time
+    from datetime import UTC, datetime
+
+    from store.pg import check_schema, connect, describe
+
+    url = _database_url(args, config)
+    if not url:
+        return 2
+    register_secret(_password(url))
+    if args.keep < 1:
+        print("--keep: at least 1", file=sys.stderr)
+        return 2
+    directory = Path(args.directory)
+    try:
+        directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+        mode = stat.S_IMODE(directory.stat().st_mode)
+    except OSError as exc:
+        print(f"{directory}: {exc.strerror or exc}", file=sys.stderr)
+        return 1
+    if mode & 0o077:
+        print(
+            f"{directory}: mode {mode:04o}, others may read the dumps (personal data):"
+            f" chmod 0700 {directory}",
+            file=sys.stderr,
+        )
+        return 1
+    started = time.perf_counter()
+    taken = datetime.now(UTC)
+    name = f"{PG_DUMP_PREFIX}{taken:%Y%m%dT%H%M%SZ}"
+    final, partial = directory / f"{name}{PG_DUMP_SUFFIX}", directory / f".{name}.partial"
+    sidecar = final.with_suffix(".json")
+    if final.exists():
+        print(f"{final}: exists already (one dump a second)", file=sys.stderr)
+        return 1
+    where = describe(url)
+    conninfo, env = _pg_client(url)
+    with connect(url) as conn:
+        version = check_schema(conn, where)  # exit 9 when this bot does not know the schema
+        # One snapshot for the counts and for pg_dump: they describe the same moment.
+        conn.execute("BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+        row = conn.execute("SELECT pg_export_snapshot()").fetchone()
+        rows = conn.execute(
+            "SELECT store, coll, count(*) FROM docs GROUP BY store, coll ORDER BY store, coll"
+        ).fetchall()
+        counts = {f"{store}/{coll}": int(n) for store, coll, n in rows}
+        assert row is not None
+        try:
+            done = subprocess.run(
+                [
+                    _pg_tool("pg_dump"),
+                    "-Fc",
+                    f"--snapshot={row[0]}",
+                    f"--file={partial}",
+                    conninfo,
+                ],
+                capture_output=True,
+                text=True,
+                check=False,
+                env=env,
+            )
+        except OSError as exc:
+            print(
+                f"pg_dump: {exc.strerror or exc} (apt-get install postgresql-client)",
+                file=sys.stderr,
+            )
+            return 1
+        finally:
+            conn.execute("COMMIT")
+    if done.returncode != 0:
+        partial.unlink(missing_ok=True)
+        print(f"{where}: pg_dump failed: {done.stderr.strip()[-500:]}", file=sys.stderr)
+        return 1
+    os.chmod(partial, 0o600)
+    with open(partial, "rb") as dump:
+        os.fsync(dump.fileno())
+    if _pg_list(partial) is None:
+        partial.unlink(missing_ok=True)
+        print(f"{partial}: pg_restore --list cannot read the dump back", file=sys.stderr)
+        return 1
+    digest = hashlib.sha256(partial.read_bytes()).hexdigest()
+    manifest = {
+        "database": where,
+        "taken_at": taken.isoformat(timespec="seconds"),
+        "schema_version": version,
+        "file": final.name,
+        "bytes": partial.stat().st_size,
+        "sha256": digest,
+        "counts": counts,
+    }
+    _sync_write(sidecar, (json.dumps(manifest, indent=1) + "\n").encode())
+    os.replace(partial, final)
+    fd = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    for stale in directory.glob(f".{PG_DUMP_PREFIX}*.partial"):  # from a run killed midway
+        stale.unlink(missing_ok=True)
+    dumps = sorted(directory.glob(f"{PG_DUMP_PREFIX}*{PG_DUMP_SUFFIX}"))
+    for old in dumps[: -args.keep]:
+        old.unlink()
+        old.with_suffix(".json").unlink(missing_ok=True)
+    seconds = time.perf_counter() - started
+    total = sum(counts.values())
+    print(
+        f"{final}: {where} (schema {version}), {total} documents in {len(counts)} collections,"
+        f" {manifest['bytes']} bytes in {seconds:.1f} s; read back ok;"
+        f" {min(len(dumps), args.keep)} dump(s) kept, at most {args.keep}"
+    )
+    return 0
+
+
+def cmd_pg_verify(args: argparse.Namespace, config: Config) -> int:
+    """After ``pg_restore`` of a ``pg-backup`` dump: the dump reads back, and the restored
+    database (BOT_DATABASE_URL or --database-url) opens as the bot would (schema version
+    checked) with exactly the documents counted when the dump was taken."""
+    import hashlib
+
+    from store import Stores
+    from store.pg import describe
+
+    url = _database_url(args, config)
+    if not url:
+        return 2
+    register_secret(_password(url))
+    file = Path(args.file)
+    sidecar = file.with_suffix(".json")
+    try:
+        manifest = json.loads(sidecar.read_text(encoding="utf-8"))
+        expected = {str(k): int(v) for k, v in manifest["counts"].items()}
+        digest = hashlib.sha256(file.read_bytes()).hexdigest()
+    except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
+        print(f"{sidecar}: {exc}", file=sys.stderr)
+        return 2
+    if digest != manifest.get("sha256") or _pg_list(file) is None:
+        print(f"{file}: damaged (checksum or pg_restore --list)", file=sys.stderr)
+        return 1
+    with Stores.open(config.data_dir, database_url=url) as stores:  # exit 9: schema
+        found = {
+            f"{name}/{table}": count
+            for name, db in stores.databases.items()
+            for table in db.table_names()
+            if (count := len(db.table(table)))
+        }
+    where = describe(url)
+    if found != expected:
+        names = sorted(set(found) | set(expected))
+        for key in names:
+            if found.get(key, 0) != expected.get(key, 0):
+                print(
+                    f"  {key}: {expected.get(key, 0)} in the dump, {found.get(key, 0)} here",
+                    file=sys.stderr,
+                )
+        print(f"{where}: the documents differ from {file}", file=sys.stderr)
+        return 1
+    registrations = expected.get("registrations/registrations", 0)
+    print(
+        f"{where}: {sum(found.values())} documents in {len(found)} collections as in {file}"
+        f" (taken {manifest.get('taken_at')}; {registrations} registrations); verified"
+    )
+    return 0
+
+
 def _password(url: str | None) -> str | None:
     from urllib.parse import urlsplit
 
@@ -577,6 +815,21 @@ def build_parser() -> argparse.ArgumentParser:
         "--force", action="store_true", help="replace whatever the target database holds"
     )
     copy.set_defaults(func=cmd_copy_data)
+
+    pg_backup = sub.add_parser("pg-backup", help="pg_dump the PostgreSQL database (daily)")
+    pg_backup.add_argument("directory", help="where the dumps go (created 0700)")
+    pg_backup.add_argument("--database-url", help="default: $BOT_DATABASE_URL")
+    pg_backup.add_argument(
+        "--keep", type=int, default=PG_DUMP_KEEP, help=f"dumps kept (default {PG_DUMP_KEEP})"
+    )
+    pg_backup.set_defaults(func=cmd_pg_backup)
+
+    pg_verify = sub.add_parser("pg-verify", help="check a database restored from a pg-backup dump")
+    pg_verify.add_argument("file", help="the .dump written by pg-backup (its .json beside it)")
+    pg_verify.add_argument(
+        "--database-url", help="the restored database (default: $BOT_DATABASE_URL)"
+    )
+    pg_verify.set_defaults(func=cmd_pg_verify)
     return parser
 
 

@@ -13,6 +13,7 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
 WORKDIR /app
 COPY pyproject.toml README.md config.yaml ./
 COPY bot ./bot
+COPY catalog ./catalog
 COPY faq ./faq
 COPY screening ./screening
 COPY store ./store

@@ -1,5 +1,6 @@
 # The bot as a container: non-root, its data on a volume, the config mounted read-only.
-#   docker build -t serang-bot .
+#   docker build -t serang-bot .      (Podman: podman build --format docker -t serang-bot .,
+#                                      or its OCI format drops the HEALTHCHECK)
 #   docker run -d --name serang-bot --env-file .env -v serang-bot-data:/data \
 #     -v "$PWD/config.yaml:/app/config.yaml:ro" -p 127.0.0.1:8080:8080 serang-bot
 # See docs/DEPLOY.md (compose.yaml does the same with PostgreSQL beside it).
@@ -13,6 +14,7 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
 WORKDIR /app
 COPY pyproject.toml README.md config.yaml ./
 COPY bot ./bot
+COPY catalog ./catalog
 COPY faq ./faq
 COPY screening ./screening
 COPY store ./store

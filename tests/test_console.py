@@ -136,9 +136,13 @@ async def test_staff_answer_prompts_by_reply_and_export_files_are_saved_private(
     assert f"saved to {files[0].resolve()}" in after(text, "1")
     assert stat.S_IMODE(folder.stat().st_mode) == 0o700
     assert stat.S_IMODE(files[0].stat().st_mode) == 0o600
-    sheet = load_workbook(files[0], read_only=True).active
-    assert sheet is not None
-    assert "SRG-2026-000001" in [row[0] for row in sheet.iter_rows(values_only=True)]
+    workbook = load_workbook(files[0], read_only=True)  # holds the file open until closed
+    try:
+        sheet = workbook.active
+        assert sheet is not None
+        assert "SRG-2026-000001" in [row[0] for row in sheet.iter_rows(values_only=True)]
+    finally:
+        workbook.close()
 
 
 async def test_gt_replies_to_the_bots_last_message_when_no_prompt_is_open(

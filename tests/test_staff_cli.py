@@ -49,9 +49,13 @@ def test_xlsx_export_with_filters(tmp_path: Path) -> None:
     result = run_bot("export", *args, "--since", "2020-01-01", tmp=tmp_path)
     assert result.returncode == 0, result.stderr
     assert result.stderr.strip() == ""  # --quiet: no progress bar
-    sheet = load_workbook(out, read_only=True).active
-    assert sheet is not None
-    rows = list(sheet.iter_rows(values_only=True))
+    workbook = load_workbook(out, read_only=True)  # holds the file open until closed
+    try:
+        sheet = workbook.active
+        assert sheet is not None
+        rows = list(sheet.iter_rows(values_only=True))
+    finally:
+        workbook.close()
     assert [row[0] for row in rows[1:]] == [numbers[0]]
 
 

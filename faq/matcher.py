@@ -246,6 +246,8 @@ class _Scored:
     off_similarity: float = 0.0  # cosine to the nearest off-topic example
     off_word: bool = False  # the message uses a word only off-topic examples use
     agree: bool = False  # the fuzzy scorer's best entry is the classifier's
+    # the whole message's feature ids and counts (the second opinion reads them)
+    encoded: tuple[np.ndarray, np.ndarray] = (np.zeros(0, dtype=np.int64), np.zeros(0))
 
 
 class Matcher:
@@ -323,7 +325,7 @@ class Matcher:
         scored = self._best_piece(state, text)
         decided = self._decide(state, scored)
         if decided.kind == "suggest" and len(scored.confidence):
-            return self._confirmed(state, scored.norm, int(np.argmax(scored.confidence)), decided)
+            return self._confirmed(state, scored, int(np.argmax(scored.confidence)), decided)
         return decided
 
     def _decide(self, state: _State, scored: _Scored) -> Match:
@@ -347,7 +349,7 @@ class Matcher:
             lead = short[lone[0]] - (short[lone[1]] if len(lone) > 1 else 0.0)
             if short[lone[0]] >= self.threshold:
                 if lead > self.margin and (lone[0] == order[0] or scored.raw_best < SHORT_VETO):
-                    return self._answer(state, norm, int(lone[0]), best)
+                    return self._answer(state, scored, int(lone[0]), best)
                 if lead > self.margin:  # the classifier is fairly sure of another entry
                     pair = (self.kb.entries[lone[0]], self.kb.entries[order[0]])
                     return Match("suggest", None, best, pair, norm.text)
@@ -365,7 +367,7 @@ class Matcher:
         runner_up = float(scores[order[1]]) if len(order) > 1 else 0.0
         if best >= self.threshold and best - runner_up > self.margin:
             if scored.agree or scored.raw_best >= SURE_ALONE:
-                return self._answer(state, norm, int(order[0]), best)
+                return self._answer(state, scored, int(order[0]), best)
             # the two scorers disagree and the classifier is not sure: let the citizen choose
             return Match("suggest", None, best, tuple(close) or (top,), norm.text)
         if best >= self.threshold:  # a near-tie at the top: let the citizen choose
@@ -378,31 +380,31 @@ class Matcher:
 
     # --- internals ---
 
-    def _features(self, state: _State, norm: Normalized) -> second.Features:
-        ids, counts = state.model.featurizer.encode(norm.words, norm.content)
-        return (ids, state.model.unit_weights(ids, counts)) if len(ids) else (ids, counts)
+    @staticmethod
+    def _second_opinion(state: _State, scored: _Scored) -> second.Reading | None:
+        """The second opinion on the whole message; None when it is off or failed to train."""
+        opinion = state.doubter.result() if state.doubter is not None else None
+        ids, counts = scored.encoded
+        if opinion is None or not len(ids):
+            return None
+        return opinion.read((ids, state.model.unit_weights(ids, counts)))
 
-    def _confirmed(self, state: _State, norm: Normalized, index: int, offered: Match) -> Match:
+    def _confirmed(self, state: _State, scored: _Scored, index: int, offered: Match) -> Match:
         """A "Maksud Anda…?" becomes the answer when the second opinion picks the classifier's
         entry too, and clearly (its best class at least second.AGREE above its next)."""
-        opinion = state.doubter.result() if state.doubter is not None else None
-        features = self._features(state, norm)
-        if opinion is None or not len(features[0]):
-            return offered
-        if opinion.confirms(features, index):
-            return Match("answer", self.kb.entries[index], offered.score, (), norm.text)
+        reading = self._second_opinion(state, scored)
+        if reading is not None and reading.confirms(index):
+            return Match("answer", self.kb.entries[index], offered.score, (), scored.norm.text)
         return offered
 
-    def _answer(self, state: _State, norm: Normalized, index: int, best: float) -> Match:
+    def _answer(self, state: _State, scored: _Scored, index: int, best: float) -> Match:
         """The answer with this entry, unless the second opinion clearly doubts it: then the
         citizen chooses between the two picks ("Maksud Anda…?")."""
-        opinion = state.doubter.result() if state.doubter is not None else None
-        if opinion is None:  # turned off, or its training failed (logged)
+        norm = scored.norm
+        reading = self._second_opinion(state, scored)
+        if reading is None or reading.doubt(index) < second.DOUBT:
             return Match("answer", self.kb.entries[index], best, (), norm.text)
-        features = self._features(state, norm)
-        if opinion.doubt(features, index) < second.DOUBT:
-            return Match("answer", self.kb.entries[index], best, (), norm.text)
-        other, _ = opinion.best(features)
+        other = reading.best
         offered = [self.kb.entries[index]]
         if other != second.OFF_TOPIC and other != index:
             offered.append(self.kb.entries[other])
@@ -512,7 +514,7 @@ class Matcher:
                 continue
             scored = self._score(state, norm)
             if scored.confidence.max() > best.confidence.max():
-                best = replace(scored, norm=whole.norm)
+                best = replace(scored, norm=whole.norm, encoded=whole.encoded)
         return best
 
     def _score(self, state: _State, norm: Normalized) -> _Scored:
@@ -521,7 +523,8 @@ class Matcher:
         known = sum(w in state.known for w in content)
         if norm.is_smalltalk:
             return _Scored(np.zeros(entries), 0.0, known, len(content) - known, norm, None)
-        logs = state.model.log_scores(norm.words, norm.content)
+        encoded = state.model.featurizer.encode(norm.words, norm.content)
+        logs = state.model.log_scores_of(*encoded)
         # NB's log odds are bounded by the query's L2 norm: a long message spreads the same
         # evidence thinner, so its temperature falls with the square root of its length.
         sharpen = max(1.0, math.sqrt(len(norm.content) / LENGTH_UNIT))
@@ -537,9 +540,7 @@ class Matcher:
                 confidence[chosen] = min(1.0, confidence[chosen] + AGREEMENT_BONUS)
         off_topic = float(probs[entries:].max()) if len(probs) > entries else 0.0
         unknown = len(content) - known
-        near_off = state.off_examples.similarity(
-            0, *state.model.featurizer.encode(norm.words, norm.content)
-        )
+        near_off = state.off_examples.similarity(0, *encoded)
         off_word = any(w in state.off_words for w in content)
         return _Scored(
             confidence,
@@ -552,6 +553,7 @@ class Matcher:
             off_similarity=near_off,
             agree=agree,
             off_word=off_word,
+            encoded=encoded,
         )
 
 

@@ -44,7 +44,8 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 
 import numpy as np
 from scipy.sparse import csr_matrix
@@ -93,34 +94,41 @@ class SecondOpinion:
         self._intercept = intercept
         self._width = width
 
-    def best(self, features: Features) -> tuple[int, float]:
-        """The model's pick for a text's features (an entry index or OFF_TOPIC), its score."""
-        scores = self._scores(features)
-        column = int(np.argmax(scores))
-        return self._classes[column], float(scores[column])
-
-    def doubt(self, features: Features, entry: int) -> float:
-        """How far the model's best class scores above ``entry`` (0 when it picks that entry)."""
-        column = self._column.get(entry)
-        if column is None:  # an entry with no training text: no opinion
-            return 0.0
-        scores = self._scores(features)
-        return float(scores.max() - scores[column])
-
-    def confirms(self, features: Features, entry: int) -> bool:
-        """The model picks ``entry`` too, at least :data:`AGREE` above its next class."""
-        scores = self._scores(features)
-        if len(scores) < 2:
-            return False
-        first, runner_up = np.argsort(-scores)[:2]
-        picked = self._classes[int(first)] == entry
-        return bool(picked and scores[first] - scores[runner_up] >= AGREE)
-
-    def _scores(self, features: Features) -> np.ndarray:
+    def read(self, features: Features) -> Reading:
+        """The model's scores for one text's features, read once per decision."""
         ids, weights = features
         known = ids < self._width
         scores: np.ndarray = weights[known] @ self._weights[ids[known]] + self._intercept
-        return scores
+        return Reading(scores, self._classes, self._column)
+
+
+@dataclass(frozen=True)
+class Reading:
+    """What the model says of one text: its pick, its doubt about an entry, its confirmation."""
+
+    scores: np.ndarray  # per class, in the model's class order
+    classes: Sequence[int]
+    column: Mapping[int, int]
+
+    @property
+    def best(self) -> int:
+        """The model's pick: an entry index or OFF_TOPIC."""
+        return self.classes[int(np.argmax(self.scores))]
+
+    def doubt(self, entry: int) -> float:
+        """How far the model's best class scores above ``entry`` (0 when it picks that entry)."""
+        column = self.column.get(entry)
+        if column is None:  # an entry with no training text: no opinion
+            return 0.0
+        return float(self.scores.max() - self.scores[column])
+
+    def confirms(self, entry: int) -> bool:
+        """The model picks ``entry`` too, at least :data:`AGREE` above its next class."""
+        if len(self.scores) < 2:
+            return False
+        first, runner_up = np.argsort(-self.scores)[:2]
+        picked = self.classes[int(first)] == entry
+        return bool(picked and self.scores[first] - self.scores[runner_up] >= AGREE)
 
 
 class Pending:

@@ -28,17 +28,17 @@ def test_the_model_agrees_doubts_and_ignores_unknown_features() -> None:
     training = [[0, 1], [0], [1], [2, 3], [2], [3], [4], [4]]
     labels = [0, 0, 0, 1, 1, 1, second.OFF_TOPIC, second.OFF_TOPIC]
     model = second.SecondOpinion(rows(training), labels, [1.0] * len(labels))
-    assert model.best(features([0, 1]))[0] == 0
-    assert model.doubt(features([0, 1]), 0) == 0.0
-    assert model.doubt(features([0, 1]), 1) > second.DOUBT
-    assert model.best(features([4]))[0] == second.OFF_TOPIC
-    assert model.doubt(features([2, 999]), 1) == 0.0  # feature 999 was never seen
-    assert model.doubt(features([0]), 7) == 0.0  # an entry it never saw: no opinion
+    assert model.read(features([0, 1])).best == 0
+    assert model.read(features([0, 1])).doubt(0) == 0.0
+    assert model.read(features([0, 1])).doubt(1) > second.DOUBT
+    assert model.read(features([4])).best == second.OFF_TOPIC
+    assert model.read(features([2, 999])).doubt(1) == 0.0  # feature 999 was never seen
+    assert model.read(features([0])).doubt(7) == 0.0  # an entry it never saw: no opinion
 
 
 def test_two_classes_are_scored_both_ways() -> None:
     model = second.SecondOpinion(rows([[0], [0, 1], [2], [2, 3]]), [0, 0, 1, 1], [1.0] * 4)
-    assert model.best(features([0]))[0] == 0 and model.best(features([2]))[0] == 1
+    assert model.read(features([0])).best == 0 and model.read(features([2])).best == 1
 
 
 def test_a_failed_training_is_logged_and_leaves_no_model(caplog: pytest.LogCaptureFixture) -> None:

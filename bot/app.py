@@ -159,8 +159,10 @@ async def _post_init(app: AnyApplication) -> None:
         log.warning("removed %d export file(s) left behind by an interrupted export", removed)
     if app.job_queue is not None:
         app.job_queue.run_repeating(_flush_usage, interval=60, first=60, name="faq-usage")
-        # what another worker taught or posted (bot.teaching): taken up within a minute
-        app.job_queue.run_repeating(_refresh_teaching, interval=60, first=60, name="faq-taught")
+        if config.fleet:  # what another worker taught or posted (bot.teaching), within a minute
+            app.job_queue.run_repeating(
+                _refresh_teaching, interval=60, first=60, name="faq-taught"
+            )
     await delivery.start(app)  # the announcement sender: resume running ones, re-arm scheduled
     _watch(app, services)
     menus = app.bot_data["commands"] = CommandMenus(services.texts, config.staff)

@@ -154,12 +154,9 @@ class NaiveBayes:
         """A text's L2-normalised TF-IDF weights, in the order of ``ids``."""
         return _unit_weights(self, ids, counts)
 
-    def log_scores(self, words: Sequence[str], content: Sequence[str]) -> np.ndarray:
-        """Each class's log joint score (uniform prior) for one normalised text."""
-        return self.log_scores_of(*self.featurizer.encode(words, content))
-
-    def log_scores_of(self, positions: np.ndarray, raw: np.ndarray) -> np.ndarray:
-        """:meth:`log_scores` of a text already encoded (its feature ids and counts)."""
+    def log_scores(self, positions: np.ndarray, raw: np.ndarray) -> np.ndarray:
+        """Each class's log joint score (uniform prior) for one text, encoded by
+        ``featurizer.encode`` (its feature ids and counts)."""
         if not len(positions):
             return np.zeros(self.n_classes)
         weights = (1.0 + np.log(raw)) * self.idf[positions]

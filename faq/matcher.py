@@ -524,7 +524,7 @@ class Matcher:
         if norm.is_smalltalk:
             return _Scored(np.zeros(entries), 0.0, known, len(content) - known, norm, None)
         encoded = state.model.featurizer.encode(norm.words, norm.content)
-        logs = state.model.log_scores_of(*encoded)
+        logs = state.model.log_scores(*encoded)
         # NB's log odds are bounded by the query's L2 norm: a long message spreads the same
         # evidence thinner, so its temperature falls with the square root of its length.
         sharpen = max(1.0, math.sqrt(len(norm.content) / LENGTH_UNIT))

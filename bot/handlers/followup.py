@@ -29,7 +29,6 @@ from telegram.ext import (
     Application,
     ApplicationHandlerStop,
     CommandHandler,
-    MessageHandler,
     TypeHandler,
     filters,
 )
@@ -49,6 +48,7 @@ from bot.handlers.staff import (
     SCHEDULE_PROMPT,
     SCHEDULE_SET,
     Context,
+    add_prompt_handler,
     audit,
     handles,
     position,
@@ -514,17 +514,7 @@ def register_early(app: Application) -> None:
     """Before every feature: learn staff names (group -5); replies to this desk's prompts
     (group -2)."""
     app.add_handler(TypeHandler(Update, learn_name), group=NAMES_GROUP)
-    app.add_handler(
-        MessageHandler(
-            filters.UpdateType.MESSAGE
-            & filters.ChatType.PRIVATE
-            & flow.Active(app, FOLLOWUP_PROMPT)
-            & filters.TEXT
-            & ~filters.COMMAND,
-            prompt_reply,
-        ),
-        group=PROMPT_GROUP,
-    )
+    add_prompt_handler(app, FOLLOWUP_PROMPT, prompt_reply)
     app.add_handler(
         CommandHandler(
             "batal",

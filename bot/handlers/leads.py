@@ -19,7 +19,6 @@ from telegram.ext import (
     Application,
     ApplicationHandlerStop,
     CommandHandler,
-    MessageHandler,
     filters,
 )
 
@@ -34,13 +33,13 @@ from bot.handlers.staff import (
     LIST,
     NOTE_PROMPT,
     OPTIONS,
-    PROMPT_GROUP,
     REASON_PROMPT,
     REASONS,
     SEARCH,
     STATUS,
     STATUS_CONFIRMED,
     Context,
+    add_prompt_handler,
     audit,
     decode_filters,
     describe_filters,
@@ -543,17 +542,7 @@ async def leads_command(update: Update, context: Context) -> None:
 
 def register_early(app: Application) -> None:
     """Before every feature (group -2): replies to the desk's prompts."""
-    app.add_handler(
-        MessageHandler(
-            filters.UpdateType.MESSAGE
-            & filters.ChatType.PRIVATE
-            & flow.Active(app, flow.STAFF_PROMPT)
-            & filters.TEXT
-            & ~filters.COMMAND,
-            prompt_reply,
-        ),
-        group=PROMPT_GROUP,
-    )
+    add_prompt_handler(app, flow.STAFF_PROMPT, prompt_reply)
 
 
 def register(app: Application) -> None:

@@ -20,17 +20,16 @@ from telegram.ext import (
     Application,
     ApplicationHandlerStop,
     CommandHandler,
-    MessageHandler,
     filters,
 )
 
 from bot import flow
 from bot.handlers.staff import (
     CARD,
-    PROMPT_GROUP,
     SEARCH,
     SEARCH_PAGE,
     Context,
+    add_prompt_handler,
     audit,
     handles,
     prompt_answer,
@@ -211,17 +210,7 @@ def _records_of(svc: Services, reg_nos: Sequence[str]) -> list[dict[str, Any] | 
 
 def register_early(app: Application) -> None:
     """Before every feature (group -2): the answer to the search prompt."""
-    app.add_handler(
-        MessageHandler(
-            filters.UpdateType.MESSAGE
-            & filters.ChatType.PRIVATE
-            & flow.Active(app, STAFF_SEARCH)
-            & filters.TEXT
-            & ~filters.COMMAND,
-            search_reply,
-        ),
-        group=PROMPT_GROUP,
-    )
+    add_prompt_handler(app, STAFF_SEARCH, search_reply)
 
 
 def register(app: Application) -> None:

@@ -65,7 +65,7 @@ deskfollow (``fu:``, :mod:`bot.handlers.followup`: the queue, the call log, assi
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
 
 from telegram import Update
@@ -74,6 +74,7 @@ from telegram.ext import (
     ApplicationHandlerStop,
     CommandHandler,
     ContextTypes,
+    MessageHandler,
     filters,
 )
 
@@ -228,6 +229,24 @@ async def staff_lang(update: Update, context: Context) -> str | None:
     else:
         await reply(update, svc.texts.render("staff_only", lang))
     return None
+
+
+def add_prompt_handler(
+    app: Application, name: str, callback: Callable[[Update, Context], Coroutine[Any, Any, None]]
+) -> None:
+    """Before every feature (group -2): a staff member's typed answer to prompt flow ``name``,
+    in a private chat (the callback checks it with :func:`prompt_answer`)."""
+    app.add_handler(
+        MessageHandler(
+            filters.UpdateType.MESSAGE
+            & filters.ChatType.PRIVATE
+            & flow.Active(app, name)
+            & filters.TEXT
+            & ~filters.COMMAND,
+            callback,
+        ),
+        group=PROMPT_GROUP,
+    )
 
 
 def prompt_answer(update: Update, context: Context, name: str) -> dict[str, Any] | None:

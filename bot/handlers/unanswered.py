@@ -23,7 +23,6 @@ from telegram.ext import (
     Application,
     ApplicationHandlerStop,
     CommandHandler,
-    MessageHandler,
     filters,
 )
 
@@ -34,10 +33,10 @@ from bot.handlers.staff import (
     MARK,
     OFF_TOPIC,
     PICK_ENTRY,
-    PROMPT_GROUP,
     TEACH,
     UNANSWERED,
     Context,
+    add_prompt_handler,
     audit,
     handles,
     prompt_answer,
@@ -468,17 +467,7 @@ async def unanswered_command(update: Update, context: Context) -> None:
 
 def register_early(app: Application) -> None:
     """Before every feature (group -2): the answer to the entry prompt."""
-    app.add_handler(
-        MessageHandler(
-            filters.UpdateType.MESSAGE
-            & filters.ChatType.PRIVATE
-            & flow.Active(app, STAFF_TEACH)
-            & filters.TEXT
-            & ~filters.COMMAND,
-            pick_reply,
-        ),
-        group=PROMPT_GROUP,
-    )
+    add_prompt_handler(app, STAFF_TEACH, pick_reply)
 
 
 def register(app: Application) -> None:

@@ -212,7 +212,10 @@ def load_knowledge_base(
     from faq.render import prefill  # render reads this module's types
 
     raw_topics, raw_entries, problems = _read(directory or DATA_DIR)
-    problems += _learned_problems(directory or DATA_DIR, {str(e["id"]) for _, e in raw_entries})
+    extra, learned_off, extra_problems = _extra_phrasings(
+        directory or DATA_DIR, {str(e["id"]) for _, e in raw_entries}
+    )
+    problems += extra_problems
     if problems:
         raise KnowledgeBaseError(problems)
     topics = tuple(
@@ -221,19 +224,15 @@ def load_knowledge_base(
     entries = tuple(
         prefill(_entry(e), today or date.today(), values or {}) for _, e in raw_entries
     )
-    learned_phrasings, learned_off = _learned(directory or DATA_DIR)
-    for entry_id, by_lang in _paraphrases(directory or DATA_DIR).items():
-        for lang, texts in by_lang.items():
-            learned_phrasings.setdefault(entry_id, {}).setdefault(lang, []).extend(texts)
     entries = tuple(
         replace(
             e,
             phrasings=Localized(
-                e.phrasings.id + tuple(learned_phrasings[e.id].get("id", ())),
-                e.phrasings.en + tuple(learned_phrasings[e.id].get("en", ())),
+                e.phrasings.id + tuple(extra[e.id].get("id", ())),
+                e.phrasings.en + tuple(extra[e.id].get("en", ())),
             ),
         )
-        if e.id in learned_phrasings
+        if e.id in extra
         else e
         for e in entries
     )
@@ -270,15 +269,21 @@ def _paraphrases(directory: Path) -> dict[str, dict[str, list[str]]]:
     }
 
 
-def _learned_problems(directory: Path, entry_ids: set[str]) -> list[Problem]:
-    """Defects of ``learned.yaml`` and ``paraphrases.yaml``: shape, unknown ids and languages."""
+def _extra_phrasings(
+    directory: Path, entry_ids: set[str]
+) -> tuple[dict[str, dict[str, list[str]]], tuple[str, ...], list[Problem]]:
+    """``learned.yaml`` and ``paraphrases.yaml`` read once: their phrasings merged by entry id
+    and language, the learned off-topic texts, and the files' defects (shape, unknown ids and
+    languages)."""
+    merged: dict[str, dict[str, list[str]]] = {}
+    off: tuple[str, ...] = ()
     problems: list[Problem] = []
-    for name, read in (
-        (LEARNED_FILE, lambda: _learned(directory)[0]),
-        (PARAPHRASES_FILE, lambda: _paraphrases(directory)),
-    ):
+    for name in (LEARNED_FILE, PARAPHRASES_FILE):
         try:
-            phrasings = read()
+            if name == LEARNED_FILE:
+                phrasings, off = _learned(directory)
+            else:
+                phrasings = _paraphrases(directory)
         except (yaml.YAMLError, AttributeError, TypeError) as exc:
             problems.append(Problem(name, "-", f"malformed: {exc}".replace("\n", " ")))
             continue
@@ -289,7 +294,9 @@ def _learned_problems(directory: Path, entry_ids: set[str]) -> list[Problem]:
         for entry, by_lang in phrasings.items():
             for lang in sorted(set(by_lang) - set(LANGUAGES)):
                 problems.append(Problem(name, entry, f"unknown language {lang!r}"))
-    return problems
+            for lang, texts in by_lang.items():
+                merged.setdefault(entry, {}).setdefault(lang, []).extend(texts)
+    return merged, off, problems
 
 
 def _off_topic(directory: Path) -> tuple[str, ...]:
@@ -329,7 +336,8 @@ def stale_entries(
 def validate_knowledge_base(directory: Path | None = None) -> list[Problem]:
     """Every defect found in the knowledge base files; an empty list means it loads."""
     _, entries, problems = _read(directory or DATA_DIR)
-    return problems + _learned_problems(directory or DATA_DIR, {str(e["id"]) for _, e in entries})
+    _, _, extra = _extra_phrasings(directory or DATA_DIR, {str(e["id"]) for _, e in entries})
+    return problems + extra
 
 
 # --- building typed objects from checked raw data -------------------------------------------
